@@ -1,0 +1,3 @@
+module github.com/callback-dispatcher/dispatcher
+
+go 1.26

@@ -1,0 +1,65 @@
+// Package job defines the callback job: what a producer queues and a worker
+// needs to send one callback, and nothing secret.
+package job
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// TaskType is the asynq task type of a callback job.
+const TaskType = "callback:deliver"
+
+// DefaultQueue is the asynq queue callbacks go through unless configured.
+const DefaultQueue = "callbacks"
+
+// Job is the payload of a callback task.
+type Job struct {
+	// CallbackURL is the execution request's callbackUrl, used verbatim.
+	CallbackURL string `json:"callbackUrl"`
+	// Token is the execution request's token, sent back as X-Callback-Token.
+	Token string `json:"token"`
+	// RequestID is sent as X-Request-Id; it is the same on every attempt.
+	RequestID string `json:"requestId"`
+	// OrgID is the IMS org id, sent as x-gw-ims-org-id.
+	OrgID string `json:"orgId"`
+	// EntityType is lead, account or accountPerson.
+	EntityType string `json:"entityType"`
+	// EntityIDs are the lead or account ID, or the relationship IDs.
+	EntityIDs []string `json:"entityIds"`
+	// Service is the apiName of the service definition, when known.
+	Service string `json:"service,omitempty"`
+	// Body is the callback envelope, sent as is.
+	Body json.RawMessage `json:"body"`
+	// Deadline is when Adobe stops waiting: no attempt is made after it.
+	Deadline time.Time `json:"deadline"`
+	// EnqueuedAt is when the producer queued the job.
+	EnqueuedAt time.Time `json:"enqueuedAt"`
+}
+
+// IDFromToken derives a job ID from an execution token, so that queueing
+// the same callback twice names the same job.
+func IDFromToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "cb_" + hex.EncodeToString(sum[:16])
+}
+
+// Encode returns the task payload of a job.
+func (j *Job) Encode() ([]byte, error) {
+	return json.Marshal(j)
+}
+
+// Decode reads a task payload.
+func Decode(payload []byte) (*Job, error) {
+	var j Job
+	if err := json.Unmarshal(payload, &j); err != nil {
+		return nil, fmt.Errorf("decode callback job: %w", err)
+	}
+	if j.CallbackURL == "" || j.Token == "" || len(j.Body) == 0 {
+		return nil, fmt.Errorf("decode callback job: callbackUrl, token and body are required")
+	}
+	return &j, nil
+}
