@@ -1,0 +1,200 @@
+// Package api serves the producer's HTTP API: queue a callback, read its
+// status, and health probes.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
+	"github.com/callback-dispatcher/dispatcher/pkg/producer"
+)
+
+// Config sets up the API.
+type Config struct {
+	// Tokens are the bearer tokens callers may present.
+	Tokens []string
+	// MaxBodyBytes bounds a request body; larger ones get 413.
+	MaxBodyBytes int64
+}
+
+// Server is the producer API.
+type Server struct {
+	client  *producer.Client
+	log     *slog.Logger
+	tokens  [][sha256.Size]byte
+	maxBody int64
+}
+
+// New returns the API over a producer client.
+func New(client *producer.Client, cfg Config, log *slog.Logger) *Server {
+	s := &Server{client: client, log: log, maxBody: cfg.MaxBodyBytes}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	for _, t := range cfg.Tokens {
+		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
+	}
+	return s
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/callbacks", s.auth(http.HandlerFunc(s.enqueue)))
+	mux.Handle("GET /v1/callbacks/{id}", s.auth(http.HandlerFunc(s.status)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	return mux
+}
+
+// auth admits requests with one of the configured bearer tokens. Comparing
+// fixed-size hashes in constant time reveals neither a token nor its length.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || given == "" || !s.known(given) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="callback-dispatcher"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized",
+				"a valid bearer token is required", nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) known(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	match := 0
+	for _, t := range s.tokens {
+		match |= subtle.ConstantTimeCompare(sum[:], t[:])
+	}
+	return match == 1
+}
+
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+			"the request body is larger than the limit of "+formatBytes(s.maxBody), nil)
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "unreadable_body", "the request body could not be read",
+			nil)
+		return
+	}
+	req, err := producer.ParseRequest(body)
+	if err == nil {
+		var receipt *producer.Receipt
+		receipt, err = s.client.EnqueueRequest(r.Context(), req)
+		if err == nil {
+			s.accepted(r.Context(), w, receipt)
+			return
+		}
+	}
+	s.refuse(w, r, err)
+}
+
+func (s *Server) accepted(ctx context.Context, w http.ResponseWriter, receipt *producer.Receipt) {
+	if !receipt.Duplicate {
+		s.log.InfoContext(ctx, "callback queued", "job_id", receipt.ID)
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": receipt.ID, "status": "queued",
+			"requestId": receipt.RequestID, "deadline": receipt.Deadline})
+		return
+	}
+	// The same execution token was queued before: answer with that job.
+	status := "queued"
+	if st, err := s.client.Status(ctx, receipt.ID); err == nil {
+		status = st.State
+	}
+	s.log.InfoContext(ctx, "callback already queued", "job_id", receipt.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"id": receipt.ID, "status": status,
+		"duplicate": true})
+}
+
+// refuse answers a failed enqueue: 400 for malformed JSON, 422 for contract
+// violations, 503 when the queue is unreachable.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	var syntax *callback.SyntaxError
+	var vs callback.Violations
+	var qe *producer.QueueError
+	switch {
+	case errors.As(err, &syntax):
+		writeError(w, http.StatusBadRequest, "malformed_json", syntax.Error(),
+			map[string]any{"offset": syntax.Offset})
+	case errors.As(err, &vs):
+		writeError(w, http.StatusUnprocessableEntity, "contract_violation",
+			"the callback breaks Adobe's contract; nothing was queued",
+			map[string]any{"violations": vs})
+	case errors.As(err, &qe):
+		s.log.ErrorContext(r.Context(), "queue unreachable", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "queue_unavailable",
+			"the queue could not be reached; nothing was queued, retry later", nil)
+	default:
+		s.log.ErrorContext(r.Context(), "enqueue failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the callback was not queued", nil)
+	}
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st, err := s.client.Status(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, producer.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no callback has this id", nil)
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "status lookup failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "queue_unavailable",
+			"the queue could not be reached", nil)
+	default:
+		writeJSON(w, http.StatusOK, st)
+	}
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.client.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "redis unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string, extra map[string]any) {
+	body := map[string]any{"error": code, "message": message}
+	for k, v := range extra {
+		body[k] = v
+	}
+	writeJSON(w, status, body)
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return itoa(n>>10) + " KiB"
+	}
+	return itoa(n) + " bytes"
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

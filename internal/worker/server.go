@@ -1,0 +1,121 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/callback-dispatcher/dispatcher/internal/config"
+	"github.com/callback-dispatcher/dispatcher/internal/delivery"
+	"github.com/callback-dispatcher/dispatcher/internal/ims"
+	"github.com/callback-dispatcher/dispatcher/internal/job"
+	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
+	"github.com/callback-dispatcher/dispatcher/internal/urlguard"
+)
+
+// Worker is a running callback worker: an asynq server and its handler.
+type Worker struct {
+	server  *asynq.Server
+	handler *Handler
+	conn    *redisconn.Conn
+	log     *slog.Logger
+}
+
+// New builds a worker from its configuration.
+func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger) *Worker {
+	guard := urlguard.New(cfg.Guard)
+	sender := delivery.NewSender(guard, cfg.APIKey, delivery.Timeouts{
+		Dial:           cfg.DialTimeout,
+		TLSHandshake:   cfg.TLSTimeout,
+		ResponseHeader: cfg.HeaderTimeout,
+		Total:          cfg.HTTPTimeout,
+	}, cfg.Concurrency)
+	imsClient := &http.Client{Timeout: cfg.IMSTimeout}
+	tokens := ims.NewCache(ims.NewFetcher(cfg.IMS, imsClient), cfg.RefreshMargin)
+	policy := Policy{
+		MaxAttempts:       cfg.MaxAttempts,
+		Backoff:           Backoff{Base: cfg.RetryBase, Cap: cfg.RetryCap},
+		MaxRateLimitWait:  cfg.RateLimitMaxWait,
+		MaxRateLimitWaits: cfg.RateLimitWaits,
+	}
+	h := NewHandler(sender, tokens, conn.Client, log, policy)
+	srv := NewAsynqServer(conn.Opt, ServerOptions{
+		Queue:            cfg.Queue,
+		Concurrency:      cfg.Concurrency,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
+		TaskCheck:        cfg.TaskCheck,
+		DelayedTaskCheck: cfg.DelayedTaskCheck,
+		Backoff:          policy.Backoff,
+	}, log)
+	return &Worker{server: srv, handler: h, conn: conn, log: log}
+}
+
+// ServerOptions are the asynq server settings the worker uses.
+type ServerOptions struct {
+	Queue            string
+	Concurrency      int
+	ShutdownTimeout  time.Duration
+	TaskCheck        time.Duration
+	DelayedTaskCheck time.Duration
+	Backoff          Backoff
+}
+
+// NewAsynqServer returns an asynq server that processes the callback queue
+// with the worker's retry rules: the handler picks each delay, and a 429
+// wait does not count as a failure.
+func NewAsynqServer(opt asynq.RedisConnOpt, o ServerOptions, log *slog.Logger) *asynq.Server {
+	return asynq.NewServer(opt, asynq.Config{
+		Concurrency:              o.Concurrency,
+		Queues:                   map[string]int{o.Queue: 1},
+		RetryDelayFunc:           o.Backoff.retryDelay,
+		IsFailure:                isFailure,
+		ShutdownTimeout:          o.ShutdownTimeout,
+		TaskCheckInterval:        o.TaskCheck,
+		DelayedTaskCheckInterval: o.DelayedTaskCheck,
+		Logger:                   asynqLogger{log: log.With("component", "asynq")},
+		LogLevel:                 asynq.WarnLevel,
+	})
+}
+
+// Mux routes callback tasks to h.
+func Mux(h *Handler) *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.Handle(job.TaskType, h)
+	return mux
+}
+
+// Run processes callbacks until ctx is done, then shuts down, letting
+// in-flight callbacks finish within the shutdown timeout.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.server.Start(Mux(w.handler)); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	w.log.Info("worker started")
+	<-ctx.Done()
+	w.log.Info("worker stopping")
+	w.server.Shutdown()
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// Ping reports whether Redis answers, for readiness.
+func (w *Worker) Ping(ctx context.Context) error {
+	return w.conn.Client.Ping(ctx).Err()
+}
+
+// asynqLogger sends asynq's own messages to slog.
+type asynqLogger struct{ log *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Fatal(args ...any) {
+	l.log.Error(fmt.Sprint(args...))
+	os.Exit(1)
+}

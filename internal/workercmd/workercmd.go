@@ -1,0 +1,96 @@
+// Package workercmd is the worker program: it sends queued callbacks until
+// it is told to stop, and serves health probes.
+package workercmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/callback-dispatcher/dispatcher/internal/config"
+	"github.com/callback-dispatcher/dispatcher/internal/logging"
+	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
+	"github.com/callback-dispatcher/dispatcher/internal/worker"
+)
+
+const usage = `worker sends queued Adobe callbacks: it POSTs each to its callbackUrl with
+the contract's headers and an IMS token, retries temporary faults and
+dead-letters the rest.
+
+Usage:
+  worker            run until SIGTERM or SIGINT
+  worker --help     this text and the environment variables`
+
+// Main runs the worker until ctx is done and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			_, r, _ := config.LoadWorker(nil)
+			r.Usage(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "unknown argument %q\n\n%s\n", args[0], usage)
+		return 2
+	}
+	cfg, _, err := config.LoadWorker(nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	log := logging.New(stderr, cfg.LogLevel, "worker")
+	conn, err := redisconn.Parse(cfg.RedisURL)
+	if err != nil {
+		log.Error("worker not started", "err", err)
+		return 2
+	}
+	defer conn.Close()
+	w := worker.New(cfg, conn, log)
+
+	health, err := serveHealth(cfg.HealthListen, w)
+	if err != nil {
+		log.Error("worker not started", "err", err)
+		return 1
+	}
+	defer health.Close()
+	log.Info("worker starting", append([]any{"concurrency", cfg.Concurrency,
+		"health_addr", health.Addr}, cfg.Summary()...)...)
+	if err := w.Run(ctx); err != nil {
+		log.Error("worker stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// healthServer serves /healthz (the process runs) and /readyz (Redis
+// answers).
+type healthServer struct {
+	*http.Server
+	Addr string
+}
+
+func serveHealth(addr string, w *worker.Worker) (*healthServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for health probes: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := w.Ping(ctx); err != nil {
+			http.Error(rw, "redis unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		rw.Write([]byte("ready\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Serve returns only when the server is closed at exit.
+	go func() { _ = srv.Serve(ln) }()
+	return &healthServer{Server: srv, Addr: ln.Addr().String()}, nil
+}

@@ -1,0 +1,346 @@
+// Package producer queues Adobe callbacks for the dispatcher's workers. A
+// provider hands it the execution request Adobe sent and the result of its
+// work; the client checks both against the callback contract, builds the
+// envelope and queues one job, however many times it is asked.
+package producer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/callback-dispatcher/dispatcher/internal/job"
+	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
+	"github.com/callback-dispatcher/dispatcher/internal/urlguard"
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
+)
+
+// Config sets up a Client.
+type Config struct {
+	// RedisURL is the queue's Redis: redis://, rediss:// or
+	// redis-sentinel://.
+	RedisURL string
+	// Queue is the asynq queue; "callbacks" when empty.
+	Queue string
+	// DefaultOrgID is the IMS org id for requests without
+	// context.subscription.imsOrgId.
+	DefaultOrgID string
+	// AllowedHosts are the domain suffixes a callbackUrl may point to;
+	// Adobe's domains when empty.
+	AllowedHosts []string
+	// AllowHTTP and AllowPrivate admit http:// and loopback or private
+	// callback URLs, for a local simulator only.
+	AllowHTTP    bool
+	AllowPrivate bool
+	// MaxAttempts is the number of sends a callback gets; 5 when zero.
+	MaxAttempts int
+	// TaskTimeout bounds one attempt; 30 s when zero. Whole seconds.
+	TaskTimeout time.Duration
+	// Retention is how long a delivered callback's status stays readable;
+	// 24 h when zero, none when negative.
+	Retention time.Duration
+}
+
+// Client queues callbacks. It is safe for concurrent use.
+type Client struct {
+	conn      *redisconn.Conn
+	asynq     *asynq.Client
+	inspector *asynq.Inspector
+	guard     *urlguard.Guard
+	cfg       Config
+	now       func() time.Time
+}
+
+// New connects a client to the queue's Redis.
+func New(cfg Config) (*Client, error) {
+	conn, err := redisconn.Parse(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Queue == "" {
+		cfg.Queue = job.DefaultQueue
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.TaskTimeout <= 0 {
+		cfg.TaskTimeout = 30 * time.Second
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	return &Client{
+		conn:      conn,
+		asynq:     asynq.NewClientFromRedisClient(conn.Client),
+		inspector: asynq.NewInspectorFromRedisClient(conn.Client),
+		guard: urlguard.New(urlguard.Config{
+			AllowedHosts: cfg.AllowedHosts,
+			AllowHTTP:    cfg.AllowHTTP,
+			AllowPrivate: cfg.AllowPrivate,
+		}),
+		cfg: cfg,
+		now: time.Now,
+	}, nil
+}
+
+// Close releases the client's connections.
+func (c *Client) Close() error {
+	return c.conn.Close()
+}
+
+// Ping reports whether the queue's Redis answers.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.conn.Client.Ping(ctx).Err()
+}
+
+// Request is one callback to queue, in the form the HTTP API and the CLI
+// read: {"execution": …, "result": …}.
+type Request struct {
+	// Execution is the execution request as Adobe sent it.
+	Execution json.RawMessage `json:"execution"`
+	// Result is the provider's result, shaped like the callback's
+	// objectData item; IDs may be left out.
+	Result json.RawMessage `json:"result"`
+	// RequestID is sent as X-Request-Id; the job id when empty.
+	RequestID string `json:"requestId,omitempty"`
+	// ReceivedAt is when Adobe's request arrived, which starts the
+	// deadline; the enqueue time when nil.
+	ReceivedAt *time.Time `json:"receivedAt,omitempty"`
+}
+
+// ParseRequest reads a Request. Malformed JSON yields a
+// *callback.SyntaxError naming the offset; a wrong shape yields
+// callback.Violations.
+func ParseRequest(data []byte) (Request, error) {
+	var shape map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&shape); err != nil {
+		return Request{}, requestSyntax(err, dec.InputOffset())
+	}
+	if dec.More() {
+		return Request{}, &callback.SyntaxError{Offset: dec.InputOffset(),
+			Err: errors.New("data after the JSON value")}
+	}
+	var vs callback.Violations
+	var req Request
+	for key, raw := range shape {
+		var err error
+		switch key {
+		case "execution":
+			req.Execution = raw
+		case "result":
+			req.Result = raw
+		case "requestId":
+			err = json.Unmarshal(raw, &req.RequestID)
+		case "receivedAt":
+			err = json.Unmarshal(raw, &req.ReceivedAt)
+		default:
+			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeUnknownProperty,
+				Message: "is not a member of a callback request (execution, result, " +
+					"requestId, receivedAt)"})
+		}
+		if err != nil {
+			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeType,
+				Message: typeHint(key)})
+		}
+	}
+	for _, key := range []string{"execution", "result"} {
+		if raw, ok := shape[key]; !ok || string(raw) == "null" {
+			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeRequired,
+				Message: "is required"})
+		}
+	}
+	if len(vs) > 0 {
+		return Request{}, sortViolations(vs)
+	}
+	return req, nil
+}
+
+func typeHint(key string) string {
+	if key == "receivedAt" {
+		return "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
+	}
+	return "must be a string"
+}
+
+func requestSyntax(err error, offset int64) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &callback.SyntaxError{Offset: se.Offset, Err: err}
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return callback.Violations{{Path: "$", Code: callback.CodeType,
+			Message: "a callback request must be a JSON object"}}
+	}
+	return &callback.SyntaxError{Offset: offset, Err: err}
+}
+
+// Receipt tells what became of an enqueue.
+type Receipt struct {
+	// ID is the job id, derived from the execution token.
+	ID string `json:"id"`
+	// Duplicate is true when the job already existed: nothing new was
+	// queued.
+	Duplicate bool `json:"duplicate,omitempty"`
+	// RequestID is the X-Request-Id the callback will carry.
+	RequestID string `json:"requestId,omitempty"`
+	// Deadline is when Adobe stops waiting for the callback.
+	Deadline time.Time `json:"deadline"`
+}
+
+// EnqueueRequest checks and queues one callback request.
+func (c *Client) EnqueueRequest(ctx context.Context, req Request) (*Receipt, error) {
+	exec, err := parseExecution(req.Execution)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := callback.Prepare(exec, req.Result)
+	if err != nil {
+		return nil, prefixSyntax(err, "result")
+	}
+	return c.enqueue(ctx, cb, options{requestID: req.RequestID, receivedAt: req.ReceivedAt})
+}
+
+// Option adjusts one Enqueue.
+type Option func(*options)
+
+type options struct {
+	requestID  string
+	receivedAt *time.Time
+}
+
+// WithRequestID sets the X-Request-Id the callback carries.
+func WithRequestID(id string) Option { return func(o *options) { o.requestID = id } }
+
+// WithReceivedAt sets when Adobe's request arrived, which starts the
+// deadline.
+func WithReceivedAt(t time.Time) Option { return func(o *options) { o.receivedAt = &t } }
+
+// Enqueue checks a result built in Go against its execution request and
+// queues the callback. exec is typically from callback.ParseExecutionRequest.
+func (c *Client) Enqueue(ctx context.Context, exec *callback.ExecutionRequest,
+	result callback.Result, opts ...Option) (*Receipt, error) {
+	cb, err := callback.PrepareResult(exec, result)
+	if err != nil {
+		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return c.enqueue(ctx, cb, o)
+}
+
+func parseExecution(raw json.RawMessage) (*callback.ExecutionRequest, error) {
+	exec, err := callback.ParseExecutionRequest(raw)
+	if err != nil {
+		return nil, prefixSyntax(err, "execution")
+	}
+	return exec, nil
+}
+
+// prefixSyntax names the member in which malformed JSON was found.
+func prefixSyntax(err error, member string) error {
+	var se *callback.SyntaxError
+	if errors.As(err, &se) {
+		return callback.Violations{{Path: member, Code: callback.CodeType, Message: se.Error()}}
+	}
+	return err
+}
+
+func (c *Client) enqueue(ctx context.Context, cb *callback.Callback, o options) (*Receipt, error) {
+	exec := cb.Execution
+	var vs callback.Violations
+	if exec.Token == "" {
+		vs = append(vs, callback.Violation{Path: "execution.token", Code: callback.CodeRequired,
+			Message: "is required"})
+	}
+	if err := c.guard.Check(exec.CallbackURL); err != nil {
+		vs = append(vs, callback.Violation{Path: "execution.callbackUrl",
+			Code: callback.CodeURLRefused, Message: err.Error()})
+	}
+	org := exec.Context.Subscription.IMSOrgID
+	if org == "" {
+		org = c.cfg.DefaultOrgID
+	}
+	if org == "" {
+		vs = append(vs, callback.Violation{Path: "execution.context.subscription.imsOrgId",
+			Code:    callback.CodeRequired,
+			Message: "is required when no default IMS org id is configured (IMS_ORG_ID)"})
+	}
+	now := c.now().UTC()
+	received := now
+	if o.receivedAt != nil {
+		received = o.receivedAt.UTC()
+	}
+	deadline := received.Add(time.Duration(exec.ActionConfig.TimeoutMinutes()) * time.Minute)
+	if !now.Before(deadline) {
+		vs = append(vs, callback.Violation{Path: "receivedAt", Code: callback.CodeOutOfRange,
+			Message: fmt.Sprintf("the callback deadline %s has passed", deadline.Format(time.RFC3339))})
+	}
+	if len(vs) > 0 {
+		return nil, vs
+	}
+
+	id := job.IDFromToken(exec.Token)
+	requestID := o.requestID
+	if requestID == "" {
+		requestID = id
+	}
+	j := &job.Job{
+		CallbackURL: exec.CallbackURL,
+		Token:       exec.Token,
+		RequestID:   requestID,
+		OrgID:       org,
+		EntityType:  cb.EntityType,
+		EntityIDs:   cb.EntityIDs,
+		Body:        cb.Body,
+		Deadline:    deadline,
+		EnqueuedAt:  now,
+	}
+	payload, err := j.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("encode callback job: %w", err)
+	}
+	receipt := &Receipt{ID: id, RequestID: requestID, Deadline: deadline}
+	_, err = c.asynq.EnqueueContext(ctx, asynq.NewTask(job.TaskType, payload), c.taskOptions(id)...)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		receipt.Duplicate = true
+		receipt.RequestID = ""
+		return receipt, nil
+	case err != nil:
+		return nil, &QueueError{Err: err}
+	}
+	return receipt, nil
+}
+
+func (c *Client) taskOptions(id string) []asynq.Option {
+	opts := []asynq.Option{
+		asynq.TaskID(id),
+		asynq.Queue(c.cfg.Queue),
+		// The handler enforces MaxAttempts itself; asynq's budget is one
+		// higher so that a 429 on the last attempt can still wait without
+		// asynq archiving the task.
+		asynq.MaxRetry(c.cfg.MaxAttempts),
+		asynq.Timeout(c.cfg.TaskTimeout),
+	}
+	if c.cfg.Retention > 0 {
+		opts = append(opts, asynq.Retention(c.cfg.Retention))
+	}
+	return opts
+}
+
+// QueueError means the queue could not be reached: nothing was queued and
+// the call may be repeated.
+type QueueError struct{ Err error }
+
+func (e *QueueError) Error() string { return fmt.Sprintf("queue callback: %v", e.Err) }
+
+func (e *QueueError) Unwrap() error { return e.Err }
