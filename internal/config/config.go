@@ -41,7 +41,7 @@ func readCommon(r *envconfig.Reader) Common {
 			AllowPrivate: r.Bool("CALLBACK_ALLOW_PRIVATE", false,
 				"allow loopback, private and link-local callback addresses (local only)"),
 		},
-		TaskTimeout: r.Duration("TASK_TIMEOUT", 30*time.Second,
+		TaskTimeout: r.Duration("TASK_TIMEOUT", 40*time.Second,
 			"limit on one attempt, token fetches and a 401 resend included (whole seconds)"),
 		MaxAttempts: r.Int("MAX_ATTEMPTS", 5, 1, "sends a callback gets before it is dead-lettered"),
 	}
@@ -104,7 +104,7 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 	w.TLSTimeout = r.Duration("HTTP_TLS_TIMEOUT", 5*time.Second, "limit on a TLS handshake")
 	w.HeaderTimeout = r.Duration("HTTP_RESPONSE_HEADER_TIMEOUT", 8*time.Second,
 		"limit on waiting for Adobe's answer")
-	w.ShutdownTimeout = r.Duration("SHUTDOWN_TIMEOUT", 35*time.Second,
+	w.ShutdownTimeout = r.Duration("SHUTDOWN_TIMEOUT", 45*time.Second,
 		"on SIGTERM, how long in-flight callbacks may finish (above TASK_TIMEOUT)")
 	w.RetryBase = r.Duration("RETRY_BASE", 5*time.Second, "first retry's backoff ceiling")
 	w.RetryCap = r.Duration("RETRY_CAP", 2*time.Minute, "largest backoff between attempts")

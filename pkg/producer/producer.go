@@ -39,7 +39,7 @@ type Config struct {
 	AllowPrivate bool
 	// MaxAttempts is the number of sends a callback gets; 5 when zero.
 	MaxAttempts int
-	// TaskTimeout bounds one attempt; 30 s when zero. Whole seconds.
+	// TaskTimeout bounds one attempt; 40 s when zero. Whole seconds.
 	TaskTimeout time.Duration
 	// Retention is how long a delivered callback's status stays readable;
 	// 24 h when zero, none when negative.
@@ -69,7 +69,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxAttempts = 5
 	}
 	if cfg.TaskTimeout <= 0 {
-		cfg.TaskTimeout = 30 * time.Second
+		cfg.TaskTimeout = 40 * time.Second
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = 24 * time.Hour
@@ -201,10 +201,8 @@ func (c *Client) EnqueueRequest(ctx context.Context, req Request) (*Receipt, err
 		return nil, err
 	}
 	cb, err := callback.Prepare(exec, req.Result)
-	if err != nil {
-		return nil, prefixSyntax(err, "result")
-	}
-	return c.enqueue(ctx, cb, options{requestID: req.RequestID, receivedAt: req.ReceivedAt})
+	return c.enqueue(ctx, exec, cb, prefixSyntax(err, "result"),
+		options{requestID: req.RequestID, receivedAt: req.ReceivedAt})
 }
 
 // Option adjusts one Enqueue.
@@ -227,14 +225,11 @@ func WithReceivedAt(t time.Time) Option { return func(o *options) { o.receivedAt
 func (c *Client) Enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 	result callback.Result, opts ...Option) (*Receipt, error) {
 	cb, err := callback.PrepareResult(exec, result)
-	if err != nil {
-		return nil, err
-	}
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return c.enqueue(ctx, cb, o)
+	return c.enqueue(ctx, exec, cb, err, o)
 }
 
 func parseExecution(raw json.RawMessage) (*callback.ExecutionRequest, error) {
@@ -254,9 +249,14 @@ func prefixSyntax(err error, member string) error {
 	return err
 }
 
-func (c *Client) enqueue(ctx context.Context, cb *callback.Callback, o options) (*Receipt, error) {
-	exec := cb.Execution
+// enqueue queues a prepared callback. prepErr is Prepare's error: its
+// violations are reported together with those found here.
+func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
+	cb *callback.Callback, prepErr error, o options) (*Receipt, error) {
 	var vs callback.Violations
+	if prepErr != nil && !errors.As(prepErr, &vs) {
+		return nil, prepErr
+	}
 	if exec.Token == "" {
 		vs = append(vs, callback.Violation{Path: "execution.token", Code: callback.CodeRequired,
 			Message: "is required"})
@@ -285,7 +285,7 @@ func (c *Client) enqueue(ctx context.Context, cb *callback.Callback, o options) 
 			Message: fmt.Sprintf("the callback deadline %s has passed", deadline.Format(time.RFC3339))})
 	}
 	if len(vs) > 0 {
-		return nil, vs
+		return nil, sortViolations(vs)
 	}
 
 	id := job.IDFromToken(exec.Token)
