@@ -1,0 +1,84 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callback-dispatcher/dispatcher/internal/envconfig"
+)
+
+func TestWorkerDefaults(t *testing.T) {
+	t.Parallel()
+	w, _, err := LoadWorker(envconfig.MapLookup(map[string]string{
+		"IMS_CLIENT_ID": "client", "IMS_CLIENT_SECRET": "secret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.APIKey != "client" || w.MaxAttempts != 5 || w.Queue != "callbacks" ||
+		w.TaskTimeout != 40*time.Second || w.ShutdownTimeout <= w.TaskTimeout {
+		t.Errorf("unexpected defaults: %+v", w)
+	}
+	if strings.Join(w.IMS.Scopes, ",") != "openid,AdobeID" {
+		t.Errorf("scopes %v", w.IMS.Scopes)
+	}
+}
+
+func TestWorkerRefusesBadSettings(t *testing.T) {
+	t.Parallel()
+	_, _, err := LoadWorker(envconfig.MapLookup(map[string]string{
+		"IMS_CLIENT_SECRET":   "super-secret-value",
+		"CONCURRENCY":         "lots",
+		"MAX_ATTEMPTS":        "9",
+		"TASK_TIMEOUT":        "1500ms",
+		"SHUTDOWN_TIMEOUT":    "1s",
+		"RETRY_BASE":          "-1s",
+		"CALLBACK_ALLOW_HTTP": "maybe",
+		"LOG_LEVEL":           "loud",
+	}))
+	if err == nil {
+		t.Fatal("bad settings were accepted")
+	}
+	msg := err.Error()
+	for _, name := range []string{"IMS_CLIENT_ID", "CONCURRENCY", "MAX_ATTEMPTS", "TASK_TIMEOUT",
+		"SHUTDOWN_TIMEOUT", "RETRY_BASE", "CALLBACK_ALLOW_HTTP", "LOG_LEVEL"} {
+		if !strings.Contains(msg, name+":") {
+			t.Errorf("error does not name %s:\n%s", name, msg)
+		}
+	}
+	if strings.Contains(msg, "super-secret-value") {
+		t.Errorf("error repeats a secret:\n%s", msg)
+	}
+}
+
+func TestProducerNeedsLongAPITokens(t *testing.T) {
+	t.Parallel()
+	if _, _, err := LoadProducer(envconfig.MapLookup(nil), true); err == nil ||
+		!strings.Contains(err.Error(), "API_TOKENS: is required") {
+		t.Errorf("missing tokens: %v", err)
+	}
+	if _, _, err := LoadProducer(envconfig.MapLookup(map[string]string{"API_TOKENS": "tiny-tok"}),
+		true); err == nil || strings.Contains(err.Error(), "tiny-tok") {
+		t.Errorf("short token: %v", err)
+	}
+	p, _, err := LoadProducer(envconfig.MapLookup(map[string]string{
+		"API_TOKENS": " 0123456789abcdef , fedcba9876543210 "}), true)
+	if err != nil || len(p.APITokens) != 2 || p.MaxBodyBytes != 1<<20 {
+		t.Errorf("got %+v, %v", p, err)
+	}
+	if _, _, err := LoadProducer(envconfig.MapLookup(nil), false); err != nil {
+		t.Errorf("the CLI needs no API token: %v", err)
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	t.Parallel()
+	_, r, _ := LoadWorker(envconfig.MapLookup(nil))
+	var b strings.Builder
+	r.Usage(&b, "worker")
+	for _, name := range []string{"REDIS_URL", "IMS_CLIENT_SECRET", "RETRY_CAP", "HEALTH_LISTEN"} {
+		if !strings.Contains(b.String(), name) {
+			t.Errorf("help lacks %s", name)
+		}
+	}
+}
