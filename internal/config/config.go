@@ -79,7 +79,7 @@ type Worker struct {
 	RateLimitWaits   int
 	TaskCheck        time.Duration
 	DelayedTaskCheck time.Duration
-	HealthListen     string
+	OpsListen     string
 }
 
 // LoadWorker reads the worker's configuration; nil lookup means the
@@ -116,7 +116,7 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 		"poll interval when the queue is empty")
 	w.DelayedTaskCheck = r.Duration("DELAYED_TASK_CHECK_INTERVAL", time.Second,
 		"how often due retries are moved back to the queue")
-	w.HealthListen = r.String("HEALTH_LISTEN", ":9090", "address of /healthz and /readyz")
+	w.OpsListen = r.String("OPS_LISTEN", ":9090", "address of /healthz, /readyz and /metrics")
 	if w.APIKey == "" {
 		w.APIKey = w.IMS.ClientID
 	}

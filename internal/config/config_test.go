@@ -76,7 +76,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 	_, r, _ := LoadWorker(envconfig.MapLookup(nil))
 	var b strings.Builder
 	r.Usage(&b, "worker")
-	for _, name := range []string{"REDIS_URL", "IMS_CLIENT_SECRET", "RETRY_CAP", "HEALTH_LISTEN"} {
+	for _, name := range []string{"REDIS_URL", "IMS_CLIENT_SECRET", "RETRY_CAP", "OPS_LISTEN"} {
 		if !strings.Contains(b.String(), name) {
 			t.Errorf("help lacks %s", name)
 		}

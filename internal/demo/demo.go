@@ -108,7 +108,7 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 		"CALLBACK_ALLOW_PRIVATE=true"}
 	if err := procs.start("worker", append(common, "IMS_CLIENT_ID=sim-client",
 		"IMS_CLIENT_SECRET=sim-secret", "IMS_TOKEN_URL=http://"+simAddr+"/ims/token/v3",
-		"HEALTH_LISTEN="+workerHealth, "RETRY_BASE=250ms", "RETRY_CAP=1s",
+		"OPS_LISTEN="+workerHealth, "RETRY_BASE=250ms", "RETRY_CAP=1s",
 		"DELAYED_TASK_CHECK_INTERVAL=100ms", "CONCURRENCY=10")); err != nil {
 		return err
 	}

@@ -49,14 +49,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer conn.Close()
 	w := worker.New(cfg, conn, log)
 
-	health, err := serveHealth(cfg.HealthListen, w)
+	health, err := serveHealth(cfg.OpsListen, w)
 	if err != nil {
 		log.Error("worker not started", "err", err)
 		return 1
 	}
 	defer health.Close()
 	log.Info("worker starting", append([]any{"concurrency", cfg.Concurrency,
-		"health_addr", health.Addr}, cfg.Summary()...)...)
+		"ops_addr", health.Addr}, cfg.Summary()...)...)
 	if err := w.Run(ctx); err != nil {
 		log.Error("worker stopped", "err", err)
 		return 1

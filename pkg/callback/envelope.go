@@ -10,10 +10,51 @@ func CheckEnvelope(body []byte) error {
 		return err
 	}
 	var vs Violations
+	if item, ok := envelopeItem(&vs, tree); ok {
+		checkItem(&vs, item, "objectData[0]")
+	}
+	return vs.err()
+}
+
+// CheckEnvelopeWith checks a callback body as Adobe receives it with the
+// rules PrepareWith applies to a producer's result, so that both ends of a
+// callback agree. Unlike a producer's result, the body must carry every ID
+// itself, as a JSON integer matching the execution request. Paths start at
+// "objectData[0]".
+//
+// exec may be nil: IDs are then checked for presence and form only, and the
+// entity type is the definition's. def may be nil: fields, attributes and
+// accessorValues are then left unchecked. With both nil it is CheckEnvelope.
+func CheckEnvelopeWith(body []byte, exec *ExecutionRequest, def *ServiceDefinition) error {
+	if exec == nil && def == nil {
+		return CheckEnvelope(body)
+	}
+	tree, err := decodeTree(body)
+	if err != nil {
+		return err
+	}
+	var vs Violations
+	c := newItemCheck(exec, def, &vs, true)
+	raw, ok := envelopeItem(&vs, tree)
+	if !ok {
+		return vs.err()
+	}
+	const path = "objectData[0]"
+	if item, isObj := raw.(map[string]any); isObj {
+		c.item(item, path)
+	} else {
+		vs.add(path, CodeType, "must be an object")
+	}
+	return vs.err()
+}
+
+// envelopeItem checks the envelope around a callback's single objectData
+// item and returns the item.
+func envelopeItem(vs *Violations, tree any) (any, bool) {
 	root, ok := tree.(map[string]any)
 	if !ok {
 		vs.add("$", CodeType, "must be a JSON object")
-		return vs
+		return nil, false
 	}
 	for _, key := range sortedKeys(root) {
 		if key != "objectData" {
@@ -24,16 +65,15 @@ func CheckEnvelope(body []byte) error {
 	switch {
 	case root["objectData"] == nil:
 		vs.add("objectData", CodeRequired, "is required")
-		return vs
+		return nil, false
 	case !ok:
 		vs.add("objectData", CodeType, "must be an array")
-		return vs
+		return nil, false
 	case len(items) != 1:
 		vs.add("objectData", CodeOutOfRange, "must hold exactly one item, got %d", len(items))
-		return vs
+		return nil, false
 	}
-	checkItem(&vs, items[0], "objectData[0]")
-	return vs.err()
+	return items[0], true
 }
 
 func checkItem(vs *Violations, raw any, path string) {

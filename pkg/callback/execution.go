@@ -65,6 +65,24 @@ type ActionConfig struct {
 	// Timeout is the callback deadline in minutes after receipt; 0 means
 	// the default of 60.
 	Timeout int `json:"timeout,omitempty"`
+	// PathConfig lists the journey's split paths, whose conditions test
+	// the accessorValues of the callback.
+	PathConfig []PathConfig `json:"pathConfig,omitempty"`
+}
+
+// PathConfig is one split path of actionConfig.pathConfig. A path without
+// conditions is the default path.
+type PathConfig struct {
+	PathID         string          `json:"pathId"`
+	PathDefinition []PathCondition `json:"pathDefinition"`
+}
+
+// PathCondition is one condition of a split path: an accessor compared with
+// values, which Adobe sends as strings whatever the accessor's data type.
+type PathCondition struct {
+	Accessor string   `json:"accessor"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values"`
 }
 
 // TimeoutMinutes returns the callback deadline in minutes, with the default
@@ -136,7 +154,10 @@ func decodeTree(data []byte) (any, error) {
 		return nil, syntaxError(err, dec.InputOffset())
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &SyntaxError{Offset: dec.InputOffset(), Err: errors.New("data after the JSON value")}
+		return nil, &SyntaxError{
+			Offset: dec.InputOffset(),
+			Err:    errors.New("data after the JSON value"),
+		}
 	}
 	return tree, nil
 }
@@ -178,7 +199,9 @@ func executionFromTree(tree any, path string) (*ExecutionRequest, error) {
 	}
 
 	if ac := optionalObject(&vs, root, path, "actionConfig"); ac != nil {
-		req.ActionConfig.Timeout = timeoutMinutes(&vs, ac, jsonPath(path, "actionConfig"))
+		acPath := jsonPath(path, "actionConfig")
+		req.ActionConfig.Timeout = timeoutMinutes(&vs, ac, acPath)
+		req.ActionConfig.PathConfig = pathConfigFromTree(&vs, ac, acPath)
 	}
 
 	odPath := jsonPath(path, "objectData")
@@ -210,10 +233,54 @@ func timeoutMinutes(vs *Violations, ac map[string]any, path string) int {
 		return 0
 	}
 	if minutes < 1 || minutes > MaxTimeoutMinutes {
-		vs.add(p, CodeOutOfRange, "must be between 1 and %d minutes, got %d", MaxTimeoutMinutes, minutes)
+		vs.add(p, CodeOutOfRange, "must be between 1 and %d minutes, got %d",
+			MaxTimeoutMinutes, minutes)
 		return 0
 	}
 	return int(minutes)
+}
+
+func pathConfigFromTree(vs *Violations, ac map[string]any, path string) []PathConfig {
+	items, paths := objectList(vs, ac, path, "pathConfig")
+	out := make([]PathConfig, 0, len(items))
+	for i, item := range items {
+		pc := PathConfig{PathID: requiredString(vs, item, paths[i], "pathId")}
+		conds, condPaths := objectList(vs, item, paths[i], "pathDefinition")
+		for j, cond := range conds {
+			pc.PathDefinition = append(pc.PathDefinition, PathCondition{
+				Accessor: requiredString(vs, cond, condPaths[j], "accessor"),
+				Operator: requiredString(vs, cond, condPaths[j], "operator"),
+				Values:   stringList(vs, cond, condPaths[j], "values"),
+			})
+		}
+		out = append(out, pc)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func stringList(vs *Violations, obj map[string]any, path, key string) []string {
+	raw, ok := obj[key]
+	if !ok || raw == nil {
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		vs.add(jsonPath(path, key), CodeType, "must be an array of strings")
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for i, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			vs.add(jsonIndex(jsonPath(path, key), i), CodeType, "must be a string")
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func objectContextFromTree(vs *Violations, od map[string]any, path string) ObjectContext {

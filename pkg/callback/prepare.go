@@ -2,6 +2,8 @@ package callback
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 )
@@ -25,90 +27,159 @@ type Callback struct {
 // is reported at once, as Violations with paths under "result"; malformed
 // JSON yields a *SyntaxError.
 func Prepare(exec *ExecutionRequest, result []byte) (*Callback, error) {
-	tree, err := decodeTree(result)
-	if err != nil {
-		return nil, err
-	}
-	return prepareTree(exec, tree)
+	return PrepareWith(exec, result, nil)
 }
 
 // PrepareResult is Prepare for a Result built in Go.
 func PrepareResult(exec *ExecutionRequest, result Result) (*Callback, error) {
-	data, err := json.Marshal(result)
+	return PrepareResultWith(exec, result, nil)
+}
+
+// PrepareWith is Prepare that also holds the result to the service
+// definition, as Adobe does: the execution request's objectType must be the
+// definition's supportedEntityType; activityData, leadData and accountData
+// may carry only the attributes and fields it declares, each of its
+// declared data type; accessorValues only when it enables split paths, with
+// declared names and values inside their constraints; and IDs must be
+// integers. With a nil definition it is Prepare: the envelope, the success
+// rule and the IDs only.
+func PrepareWith(exec *ExecutionRequest, result []byte, def *ServiceDefinition) (*Callback, error) {
+	if exec == nil {
+		return nil, errors.New("prepare callback: no execution request")
+	}
+	tree, err := decodeTree(result)
 	if err != nil {
 		return nil, err
 	}
-	return Prepare(exec, data)
+	return prepareTree(exec, tree, def)
 }
 
-func prepareTree(exec *ExecutionRequest, tree any) (*Callback, error) {
+// PrepareResultWith is PrepareWith for a Result built in Go.
+func PrepareResultWith(exec *ExecutionRequest, result Result, def *ServiceDefinition) (
+	*Callback, error,
+) {
+	data, err := json.Marshal(result)
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return PrepareWith(exec, data, def)
+}
+
+func prepareTree(exec *ExecutionRequest, tree any, def *ServiceDefinition) (*Callback, error) {
 	var vs Violations
+	c := newItemCheck(exec, def, &vs, false)
 	const path = "result"
 	res, ok := tree.(map[string]any)
 	if !ok {
 		vs.add(path, CodeType, "must be a JSON object")
 		return nil, vs
 	}
-	b := builder{exec: exec, vs: &vs}
-	item := map[string]any{"activityData": b.activity(res, path)}
-	allowed := []string{"activityData"}
-	switch exec.ObjectData.ObjectType {
-	case EntityLead:
-		allowed = append(allowed, "leadData")
-		item["leadData"] = b.entity(res, path, "leadData", exec.ObjectData.ObjectContext.LeadID)
-	case EntityAccount:
-		allowed = append(allowed, "accountData")
-		item["accountData"] = b.entity(res, path, "accountData",
-			exec.ObjectData.ObjectContext.AccountID)
-	case EntityAccountPerson:
-		allowed = append(allowed, "accountData", "accountPersonData")
-		if _, ok := res["accountData"]; ok {
-			item["accountData"] = b.entity(res, path, "accountData", b.personAccountID())
-		}
-		item["accountPersonData"] = b.people(res, path)
-	}
-	for _, key := range sortedKeys(res) {
-		if !slices.Contains(allowed, key) {
-			vs.add(jsonPath(path, key), CodeUnknownProperty,
-				"is not part of a %s callback (allowed: %v)", exec.ObjectData.ObjectType, allowed)
-		}
-	}
+	item := c.item(res, path)
 	if err := vs.err(); err != nil {
 		return nil, err
 	}
 	body, err := json.Marshal(map[string]any{"objectData": []any{item}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode callback: %w", err)
 	}
 	return &Callback{
 		Execution:  exec,
 		EntityType: exec.ObjectData.ObjectType,
-		EntityIDs:  b.ids,
+		EntityIDs:  c.ids,
 		Body:       body,
 	}, nil
 }
 
-// builder copies a result into a callback item, filling in IDs and
-// recording violations as it goes.
-type builder struct {
+// itemCheck checks one objectData item of a callback and copies it,
+// recording violations as it goes. A producer's item may leave IDs out:
+// they are filled in from the execution request. A receiver's item
+// (receiving) must carry every ID, as a JSON integer.
+type itemCheck struct {
+	// exec is the request the callback answers; nil only when receiving.
 	exec *ExecutionRequest
-	vs   *Violations
-	ids  []string
+	// def, when set, holds fields, attributes and accessors to the
+	// service definition.
+	def       *ServiceDefinition
+	entity    string
+	receiving bool
+	vs        *Violations
+	ids       []string
 }
 
-func (b *builder) activity(res map[string]any, path string) map[string]any {
+const objectContextPath = "execution.objectData.objectContext"
+
+func newItemCheck(exec *ExecutionRequest, def *ServiceDefinition, vs *Violations,
+	receiving bool,
+) *itemCheck {
+	c := &itemCheck{exec: exec, def: def, vs: vs, receiving: receiving}
+	if exec != nil {
+		c.entity = exec.ObjectData.ObjectType
+	}
+	switch {
+	case def == nil:
+	case c.entity == "":
+		c.entity = def.SupportedEntityType
+	case c.entity != def.SupportedEntityType:
+		vs.add("execution.objectData.objectType", CodeEntityMismatch,
+			"is %s, but service %s supports %s", c.entity, def.APIName, def.SupportedEntityType)
+		c.def = nil
+	}
+	return c
+}
+
+func (c *itemCheck) context() EntityContext {
+	if c.exec == nil {
+		return EntityContext{}
+	}
+	return c.exec.ObjectData.ObjectContext
+}
+
+func (c *itemCheck) item(res map[string]any, path string) map[string]any {
+	item := map[string]any{"activityData": c.activity(res, path)}
+	ctx := c.context()
+	allowed := []string{"activityData"}
+	switch c.entity {
+	case EntityLead:
+		allowed = append(allowed, "leadData")
+		item["leadData"] = c.entityData(res, path, "leadData", ctx.LeadID,
+			objectContextPath+".leadId")
+	case EntityAccount:
+		allowed = append(allowed, "accountData")
+		item["accountData"] = c.entityData(res, path, "accountData", ctx.AccountID,
+			objectContextPath+".accountId")
+	case EntityAccountPerson:
+		allowed = append(allowed, "accountData", "accountPersonData")
+		if _, ok := res["accountData"]; ok {
+			id, idPath := c.personAccountID()
+			item["accountData"] = c.entityData(res, path, "accountData", id, idPath)
+		}
+		item["accountPersonData"] = c.people(res, path)
+	}
+	for _, key := range sortedKeys(res) {
+		if !slices.Contains(allowed, key) {
+			c.vs.add(jsonPath(path, key), CodeUnknownProperty,
+				"is not part of a %s callback (allowed: %v)", c.entity, allowed)
+		}
+	}
+	return item
+}
+
+func (c *itemCheck) activity(res map[string]any, path string) map[string]any {
 	p := jsonPath(path, "activityData")
 	raw, present := res["activityData"]
 	act, ok := raw.(map[string]any)
 	switch {
 	case !present || raw == nil:
-		b.vs.add(p, CodeRequired, "is required")
+		c.vs.add(p, CodeRequired, "is required")
 		return nil
 	case !ok:
-		b.vs.add(p, CodeType, "must be an object")
+		c.vs.add(p, CodeType, "must be an object")
 		return nil
 	}
-	out := checkActivity(b.vs, act, p)
+	out := checkActivity(c.vs, act, p)
+	if c.def != nil {
+		c.checkAttributes(out, p)
+	}
 	return out
 }
 
@@ -145,141 +216,240 @@ func checkActivity(vs *Violations, act map[string]any, path string) map[string]a
 	return out
 }
 
-// entity copies leadData or accountData and sets its id to want, refusing
-// an id that names another entity.
-func (b *builder) entity(res map[string]any, path, key string, want ID) map[string]any {
+// checkAttributes holds the activityData members other than the outcome to
+// callbackPayloadDef.attributes.
+func (c *itemCheck) checkAttributes(act map[string]any, path string) {
+	for _, key := range sortedKeys(act) {
+		if slices.Contains(reservedAttributes, key) {
+			continue
+		}
+		p := jsonPath(path, key)
+		f, ok := field(c.def.Attributes, key)
+		if !ok {
+			c.vs.add(p, CodeUndeclaredAttribute,
+				"is not declared in callbackPayloadDef.attributes of %s", c.def.APIName)
+			continue
+		}
+		checkValue(c.vs, p, f.DataType, act[key])
+	}
+}
+
+// entityData copies leadData or accountData. A producer's copy gets its id
+// set to want; an id that names another entity is refused.
+func (c *itemCheck) entityData(res map[string]any, path, key string, want ID, wantPath string,
+) map[string]any {
 	p := jsonPath(path, key)
 	out := map[string]any{}
-	if raw, present := res[key]; present && raw != nil {
-		obj, ok := raw.(map[string]any)
-		if !ok {
-			b.vs.add(p, CodeType, "must be an object")
-			return nil
-		}
+	raw, present := res[key]
+	obj, isObj := raw.(map[string]any)
+	switch {
+	case isObj:
 		maps.Copy(out, obj)
+	case c.receiving:
+		c.vs.add(p, CodeRequired, "is required and must be an object in a %s callback", c.entity)
+		return nil
+	case present && raw != nil:
+		c.vs.add(p, CodeType, "must be an object")
+		return nil
 	}
-	b.matchID(out, p, "id", want)
-	if !want.IsZero() {
-		out["id"] = want
-		b.ids = append(b.ids, want.String())
+	c.matchID(out, p, "id", want)
+	if key == "leadData" {
+		c.checkFields(out, p, scopeLead)
+	} else {
+		c.checkFields(out, p, scopeAccount)
 	}
+	if c.receiving || want.IsZero() {
+		return out
+	}
+	c.checkNumeric(want, wantPath)
+	out["id"] = want
+	c.ids = append(c.ids, want.String())
 	return out
 }
 
-// matchID records a violation when obj[key] is present but is not want.
-func (b *builder) matchID(obj map[string]any, path, key string, want ID) {
+// checkNumeric refuses, when a definition is given, a request ID that a
+// callback cannot carry: Adobe's callback schema wants integer IDs.
+func (c *itemCheck) checkNumeric(id ID, path string) {
+	if c.def != nil && !id.Numeric() {
+		c.vs.add(path, CodeType, "is %q, but a callback can only carry an integer id", id)
+	}
+}
+
+// matchID records a violation when obj[key] is present but is not want,
+// or, when receiving, when it is missing or not a JSON integer.
+func (c *itemCheck) matchID(obj map[string]any, path, key string, want ID) {
+	p := jsonPath(path, key)
 	raw, present := obj[key]
 	if !present || raw == nil {
+		if c.receiving {
+			c.vs.add(p, CodeRequired, "is required: an integer")
+		}
 		return
 	}
 	got, ok := idFromValue(raw)
+	_, isNumber := raw.(json.Number)
 	switch {
+	case c.receiving && (!ok || !isNumber):
+		c.vs.add(p, CodeType, "must be an integer, not %s", kindOf(raw))
 	case !ok:
-		b.vs.add(jsonPath(path, key), CodeType, "must be a non-empty string or an integer")
+		c.vs.add(p, CodeType, "must be a non-empty string or an integer")
 	case !want.IsZero() && !got.Equal(want):
-		b.vs.add(jsonPath(path, key), CodeMismatch,
-			"is %s but the execution request has %s", got, want)
+		c.vs.add(p, CodeMismatch, "is %s but the execution request has %s", got, want)
 	}
 }
 
 // personAccountID is the account ID of an accountPerson callback's
-// accountData. Adobe's accountPerson example names the account "ACC-54321"
-// in objectContext but 54321 in every relationship and in the callback, so
-// the relationships' common accountId wins when there is one.
-func (b *builder) personAccountID() ID {
-	ctx := b.exec.ObjectData.ObjectContext
+// accountData, and the request path it comes from. Adobe's accountPerson
+// example names the account "ACC-54321" in objectContext but 54321 in every
+// relationship and in the callback, so the relationships' common accountId
+// wins when there is one.
+func (c *itemCheck) personAccountID() (ID, string) {
+	ctx := c.context()
 	var common ID
 	for i, rel := range ctx.AccountPersonRelationships {
 		if i > 0 && !rel.AccountID.Equal(common) {
-			return ctx.AccountID
+			return ctx.AccountID, objectContextPath + ".accountId"
 		}
 		common = rel.AccountID
 	}
 	if common.IsZero() {
-		return ctx.AccountID
+		return ctx.AccountID, objectContextPath + ".accountId"
 	}
-	return common
+	return common, objectContextPath + ".accountPersonRelationships[0].accountId"
 }
 
-var personKeys = []string{"accountPersonRelId", "accountId", "personId", "leadData", "accessorValues"}
+var personKeys = []string{
+	"accountPersonRelId", "accountId", "personId", "leadData", "accessorValues",
+}
 
 // people builds accountPersonData: the result's relationships with their
-// IDs checked and completed, or every relationship of the request with its
-// IDs when the result names none.
-func (b *builder) people(res map[string]any, path string) []any {
+// IDs checked and completed, or, for a producer, every relationship of the
+// request with its IDs when the result names none.
+func (c *itemCheck) people(res map[string]any, path string) []any {
 	p := jsonPath(path, "accountPersonData")
-	rels := b.exec.ObjectData.ObjectContext.AccountPersonRelationships
+	rels := c.context().AccountPersonRelationships
 	raw, present := res["accountPersonData"]
-	if !present || raw == nil {
+	if (!present || raw == nil) && !c.receiving {
+		if len(rels) == 0 {
+			c.vs.add(objectContextPath+".accountPersonRelationships", CodeEmpty,
+				"holds no relationship to answer for")
+		}
 		out := make([]any, 0, len(rels))
-		for _, rel := range rels {
-			out = append(out, b.person(map[string]any{}, rel))
+		for i, rel := range rels {
+			out = append(out, c.person(map[string]any{}, rel, i))
 		}
 		return out
 	}
 	list, ok := raw.([]any)
 	switch {
+	case !present || raw == nil:
+		c.vs.add(p, CodeRequired, "is required in an accountPerson callback")
+		return nil
 	case !ok:
-		b.vs.add(p, CodeType, "must be an array")
+		c.vs.add(p, CodeType, "must be an array")
+		return nil
+	case len(list) == 0 && c.receiving:
+		c.vs.add(p, CodeEmpty, "must hold at least one relationship")
 		return nil
 	case len(list) == 0:
-		b.vs.add(p, CodeEmpty, "must hold at least one relationship, or be left out")
+		c.vs.add(p, CodeEmpty, "must hold at least one relationship, or be left out")
 		return nil
 	}
 	out := make([]any, 0, len(list))
 	seen := make(map[string]bool, len(list))
 	for i, item := range list {
-		ip := jsonIndex(p, i)
-		obj, ok := item.(map[string]any)
-		if !ok {
-			b.vs.add(ip, CodeType, "must be an object")
-			continue
+		if person := c.relationship(item, jsonIndex(p, i), seen); person != nil {
+			out = append(out, person)
 		}
-		for _, key := range sortedKeys(obj) {
-			if !slices.Contains(personKeys, key) {
-				b.vs.add(jsonPath(ip, key), CodeUnknownProperty,
-					"is not allowed in a relationship (allowed: %v); relationship metadata "+
-						"cannot be updated", personKeys)
-			}
-		}
-		relID, ok := idFromValue(obj["accountPersonRelId"])
-		if !ok {
-			b.vs.add(jsonPath(ip, "accountPersonRelId"), CodeRequired,
-				"is required: a string or an integer naming a relationship of the request")
-			continue
-		}
-		rel, found := b.exec.Relationship(relID)
-		if !found {
-			b.vs.add(jsonPath(ip, "accountPersonRelId"), CodeUnknownRelation,
-				"relationship %s is not in the execution request", relID)
-			continue
-		}
-		if seen[relID.String()] {
-			b.vs.add(jsonPath(ip, "accountPersonRelId"), CodeDuplicate,
-				"relationship %s appears more than once", relID)
-		}
-		seen[relID.String()] = true
-		b.matchID(obj, ip, "accountId", rel.AccountID)
-		b.matchID(obj, ip, "personId", rel.PersonID)
-		for _, key := range []string{"leadData", "accessorValues"} {
-			if v, present := obj[key]; present && v != nil {
-				if _, isObj := v.(map[string]any); !isObj {
-					b.vs.add(jsonPath(ip, key), CodeType, "must be an object")
-				}
-			}
-		}
-		out = append(out, b.person(obj, rel))
 	}
 	return out
 }
 
-func (b *builder) person(obj map[string]any, rel Relationship) map[string]any {
+// relationship checks one accountPersonData item.
+func (c *itemCheck) relationship(item any, path string, seen map[string]bool) map[string]any {
+	obj, ok := item.(map[string]any)
+	if !ok {
+		c.vs.add(path, CodeType, "must be an object")
+		return nil
+	}
+	for _, key := range sortedKeys(obj) {
+		if !slices.Contains(personKeys, key) {
+			c.vs.add(jsonPath(path, key), CodeUnknownProperty,
+				"is not allowed in a relationship (allowed: %v); relationship metadata "+
+					"cannot be updated", personKeys)
+		}
+	}
+	c.checkPersonParts(obj, path)
+
+	relID, ok := idFromValue(obj["accountPersonRelId"])
+	if !ok {
+		c.vs.add(jsonPath(path, "accountPersonRelId"), CodeRequired,
+			"is required: a string or an integer naming a relationship of the request")
+		return nil
+	}
+	if _, isNumber := obj["accountPersonRelId"].(json.Number); c.receiving && !isNumber {
+		c.vs.add(jsonPath(path, "accountPersonRelId"), CodeType, "must be an integer, not a string")
+	}
+	if seen[relID.String()] {
+		c.vs.add(jsonPath(path, "accountPersonRelId"), CodeDuplicate,
+			"relationship %s appears more than once", relID)
+	}
+	seen[relID.String()] = true
+	if c.exec == nil {
+		c.matchID(obj, path, "accountId", ID{})
+		c.matchID(obj, path, "personId", ID{})
+		return obj
+	}
+	idx := slices.IndexFunc(c.context().AccountPersonRelationships, func(r Relationship) bool {
+		return r.AccountPersonRelID.Equal(relID)
+	})
+	if idx < 0 {
+		c.vs.add(jsonPath(path, "accountPersonRelId"), CodeUnknownRelation,
+			"relationship %s is not in the execution request", relID)
+		return nil
+	}
+	rel := c.context().AccountPersonRelationships[idx]
+	c.matchID(obj, path, "accountId", rel.AccountID)
+	c.matchID(obj, path, "personId", rel.PersonID)
+	return c.person(obj, rel, idx)
+}
+
+// checkPersonParts checks a relationship's leadData and accessorValues.
+func (c *itemCheck) checkPersonParts(obj map[string]any, path string) {
+	for _, key := range []string{"leadData", "accessorValues"} {
+		v, present := obj[key]
+		if !present || v == nil {
+			continue
+		}
+		m, isObj := v.(map[string]any)
+		switch {
+		case !isObj:
+			c.vs.add(jsonPath(path, key), CodeType, "must be an object")
+		case key == "leadData":
+			c.checkFields(m, jsonPath(path, key), scopePerson)
+		default:
+			c.checkAccessors(m, jsonPath(path, key))
+		}
+	}
+}
+
+// person copies a relationship; a producer's copy gets the request's IDs.
+func (c *itemCheck) person(obj map[string]any, rel Relationship, idx int) map[string]any {
+	if c.receiving {
+		return obj
+	}
 	out := make(map[string]any, len(obj)+3)
 	maps.Copy(out, obj)
 	out["accountPersonRelId"] = rel.AccountPersonRelID
 	out["accountId"] = rel.AccountID
 	out["personId"] = rel.PersonID
-	b.ids = append(b.ids, rel.AccountPersonRelID.String())
+	if c.def != nil {
+		relPath := jsonIndex(objectContextPath+".accountPersonRelationships", idx)
+		c.checkNumeric(rel.AccountPersonRelID, relPath+".accountPersonRelId")
+		c.checkNumeric(rel.AccountID, relPath+".accountId")
+		c.checkNumeric(rel.PersonID, relPath+".personId")
+	}
+	c.ids = append(c.ids, rel.AccountPersonRelID.String())
 	return out
 }
 

@@ -19,6 +19,29 @@ const (
 	CodeOutOfRange      = "out_of_range"
 	CodeInvalidValue    = "invalid_value"
 	CodeURLRefused      = "url_refused"
+
+	// CodeSyntax marks a document that is not well-formed JSON or YAML.
+	CodeSyntax = "syntax"
+	// CodeTooLong marks a string longer than its data type allows.
+	CodeTooLong = "too_long"
+	// CodeFormat marks a string that does not have its data type's form,
+	// such as a date that is not YYYY-MM-DD.
+	CodeFormat = "format"
+	// CodeUndeclaredField marks a leadData or accountData member that the
+	// service definition does not declare in callbackPayloadDef.
+	CodeUndeclaredField = "undeclared_field"
+	// CodeUndeclaredAttribute marks an activityData member that is not in
+	// callbackPayloadDef.attributes.
+	CodeUndeclaredAttribute = "undeclared_attribute"
+	// CodeUndeclaredAccessor marks an accessorValues key that is not an
+	// accessorName of invocationPayloadDef.accessorsMetadata.
+	CodeUndeclaredAccessor = "undeclared_accessor"
+	// CodeEntityMismatch marks an execution request whose objectType is not
+	// the service definition's supportedEntityType.
+	CodeEntityMismatch = "entity_mismatch"
+	// CodeReserved marks a service definition that declares a reserved
+	// name (success, reason, errorCode; id or accessorValues as a field).
+	CodeReserved = "reserved"
 )
 
 // Violation is one way in which an input breaks the callback contract.
