@@ -79,7 +79,7 @@ type Worker struct {
 	RateLimitWaits   int
 	TaskCheck        time.Duration
 	DelayedTaskCheck time.Duration
-	OpsListen     string
+	OpsListen        string
 }
 
 // LoadWorker reads the worker's configuration; nil lookup means the
