@@ -18,6 +18,10 @@ import (
 	"github.com/callback-dispatcher/dispatcher/internal/job"
 )
 
+// storeRetryDelay is how long a callback waits when its dead letter could
+// not be stored.
+const storeRetryDelay = 5 * time.Second
+
 // Policy bounds retries.
 type Policy struct {
 	// MaxAttempts is the number of sends a callback gets, 5 by default.
@@ -32,19 +36,29 @@ type Policy struct {
 
 // Handler sends callback jobs. It implements asynq.Handler.
 type Handler struct {
-	sender *delivery.Sender
-	tokens ims.Source
-	rdb    redis.UniversalClient
-	log    *slog.Logger
-	policy Policy
-	now    func() time.Time
+	sender   *delivery.Sender
+	tokens   ims.Source
+	rdb      redis.UniversalClient
+	log      *slog.Logger
+	policy   Policy
+	observer Observer
+	store    DeadLetterStore
+	now      func() time.Time
 }
 
 // NewHandler returns a handler. rdb keeps the count of 429 waits per job.
 func NewHandler(sender *delivery.Sender, tokens ims.Source, rdb redis.UniversalClient,
 	log *slog.Logger, policy Policy) *Handler {
-	return &Handler{sender: sender, tokens: tokens, rdb: rdb, log: log, policy: policy, now: time.Now}
+	return &Handler{sender: sender, tokens: tokens, rdb: rdb, log: log, policy: policy,
+		observer: Observers(nil), now: time.Now}
 }
+
+// Observe sets who is told of each attempt's outcome.
+func (h *Handler) Observe(o Observer) { h.observer = o }
+
+// StoreDeadLettersIn makes the handler save each dead letter durably before
+// the task leaves the queue.
+func (h *Handler) StoreDeadLettersIn(s DeadLetterStore) { h.store = s }
 
 // attempt is one run of a task.
 type attempt struct {
@@ -73,6 +87,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			Error: "worker lost during the last attempt", Attempts: retried})
 	}
 	if !a.started.Before(j.Deadline) {
+		h.logOutcome(ctx, a, job.ReasonDeadlineExceeded, delivery.Result{}, 0)
 		return h.deadLetter(ctx, a, job.DeadLetter{Reason: job.ReasonDeadlineExceeded,
 			Attempts: retried})
 	}
@@ -223,6 +238,14 @@ func retryMessage(res delivery.Result) string {
 // archive the task without further retries.
 func (h *Handler) deadLetter(ctx context.Context, a *attempt, dl job.DeadLetter) error {
 	dl.At = h.now().UTC()
+	if h.store != nil && a.job != nil {
+		if err := h.store.SaveDeadLetter(ctx, a.id, a.job, dl); err != nil {
+			// Keep the task queued: the decision is made again later.
+			h.log.ErrorContext(ctx, "dead letter not stored; callback kept queued",
+				"job_id", a.id, "reason", dl.Reason, "err", err)
+			return &retryError{msg: "dead-letter store unavailable", delay: storeRetryDelay}
+		}
+	}
 	if data, err := json.Marshal(dl); err == nil && a.result != nil {
 		if _, err := a.result.Write(data); err != nil {
 			h.log.ErrorContext(ctx, "dead-letter record not written", "job_id", a.id, "err", err)
@@ -253,4 +276,15 @@ func (h *Handler) logOutcome(ctx context.Context, a *attempt, outcome string,
 		attrs = append(attrs, "err", res.Err.Error())
 	}
 	h.log.InfoContext(ctx, "callback attempt", attrs...)
+
+	obs := Attempt{JobID: a.id, Job: a.job, Number: a.n, MaxAttempts: h.policy.MaxAttempts,
+		Outcome: outcome, Status: res.Status, Started: a.started,
+		Duration: h.now().Sub(a.started)}
+	if res.Err != nil {
+		obs.Err = res.Err.Error()
+	}
+	if nextRetry > 0 {
+		obs.NextRetry = h.now().Add(nextRetry)
+	}
+	h.observer.ObserveAttempt(ctx, obs)
 }
