@@ -1,0 +1,184 @@
+package adobesim
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
+)
+
+// requiredHeaders must be present and non-empty on every callback; they are
+// checked after the bearer token and before the API key.
+var requiredHeaders = []string{"X-Callback-Token", "X-Request-Id", "X-Gw-Ims-Org-Id"}
+
+// serveCallback plays Adobe's callback endpoint: the fixed checks first,
+// then the token's fault script, then acceptance.
+func (s *Simulator) serveCallback(w http.ResponseWriter, r *http.Request) {
+	rec := s.newRecord(r)
+	refusal, body := s.inspect(r, &rec)
+	ans := s.settle(&rec, body, refusal)
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "callback answered",
+			slog.String("request_id", rec.RequestID),
+			slog.Int("status", rec.Status),
+			slog.Bool("accepted", rec.Accepted),
+			slog.Int("attempt", rec.Attempt),
+			slog.Int64("delay_ms", ans.delay.Milliseconds()),
+			slog.String("problem", rec.Problem))
+	}
+	respond(w, r, ans)
+}
+
+// newRecord starts the record of a request with its headers. The values
+// that match the configuration share its strings, so a long run of
+// records holds one copy of each.
+func (s *Simulator) newRecord(r *http.Request) Record {
+	h := r.Header
+	rec := Record{
+		Token:       h.Get("X-Callback-Token"),
+		RequestID:   h.Get("X-Request-Id"),
+		OrgID:       h.Get("X-Gw-Ims-Org-Id"),
+		APIKey:      h.Get("X-Api-Key"),
+		ContentType: h.Get("Content-Type"),
+		At:          time.Now(),
+	}
+	if rec.OrgID == s.cfg.OrgID {
+		rec.OrgID = s.cfg.OrgID
+	}
+	if rec.APIKey == s.cfg.APIKey {
+		rec.APIKey = s.cfg.APIKey
+	}
+	if rec.ContentType == jsonType[0] {
+		rec.ContentType = jsonType[0]
+	}
+	return rec
+}
+
+// inspect runs the fixed checks in Adobe's order. It returns the refusal
+// and notes the problem in rec, or returns the body of a valid callback.
+func (s *Simulator) inspect(r *http.Request, rec *Record) (*answer, []byte) {
+	if !s.bearers.valid(bearerToken(r.Header.Get("Authorization")), rec.At) {
+		rec.Problem = "bearer token is missing, unknown, expired or revoked"
+		return &refuseBearer, nil
+	}
+	for _, name := range requiredHeaders {
+		if r.Header.Get(name) == "" {
+			rec.Problem = "header " + name + " is missing or empty"
+			return &refuseHeaders, nil
+		}
+	}
+	if rec.APIKey != s.cfg.APIKey {
+		rec.Problem = "X-Api-Key is not the configured API key"
+		return &refuseAPIKey, nil
+	}
+	if s.cfg.OrgID != "" && rec.OrgID != s.cfg.OrgID {
+		rec.Problem = "x-gw-ims-org-id is not the configured organization"
+		return &refuseOrg, nil
+	}
+	if !isJSON(rec.ContentType) {
+		rec.Problem = "Content-Type is not application/json"
+		return &refuseContentType, nil
+	}
+
+	body, err := readBody(r)
+	switch {
+	case errors.Is(err, errTooLarge):
+		rec.Problem = "body is larger than 1 MiB"
+		return &refuseTooLarge, nil
+	case err != nil:
+		rec.Problem = "body could not be read"
+		return &refuseUnreadable, nil
+	}
+	if err := callback.CheckEnvelope(body); err != nil {
+		rec.Problem = err.Error()
+		return invalidCallback(rec.Problem), body
+	}
+	return nil, body
+}
+
+// settle records a request and decides its answer: the refusal if it has
+// one, else the next step of its token's fault script, else acceptance.
+func (s *Simulator) settle(rec *Record, body []byte, refusal *answer) *answer {
+	sh := s.calls.shardFor(rec.Token)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	st := sh.state(rec.Token)
+	st.attempts++
+	rec.Attempt = st.attempts
+
+	ans := refusal
+	if ans == nil {
+		ans = s.nextStep(rec.Token, st)
+		rec.Problem = ans.problem
+	}
+	rec.Status = ans.status
+	if ans.hangUp {
+		rec.Status = 0
+	}
+	rec.Accepted = ans.accepted()
+	rec.Body = body
+	if rec.Accepted {
+		st.accepted++
+	}
+
+	idx := s.calls.log.append(*rec, rec.Accepted && st.accepted > 1)
+	st.records = append(st.records, idx)
+	return ans
+}
+
+// nextStep takes the token's next fault script step. The shard of st must
+// be locked.
+func (s *Simulator) nextStep(token string, st *tokenState) *answer {
+	r := s.rules.set.Load().match(token)
+	if r == nil {
+		return &acceptAnswer
+	}
+	if st.ruleID != r.id {
+		st.ruleID, st.next = r.id, 0
+	}
+	ans := r.script.at(st.next)
+	if ans == nil {
+		return &acceptAnswer
+	}
+	st.next++
+	return ans
+}
+
+func isJSON(contentType string) bool {
+	if contentType == jsonType[0] {
+		return true
+	}
+	media, _, err := mime.ParseMediaType(contentType)
+	return err == nil && media == "application/json"
+}
+
+// errTooLarge reports a body over MaxBodyBytes.
+var errTooLarge = errors.New("body is larger than 1 MiB")
+
+// readBody reads a body of at most MaxBodyBytes into one buffer of the
+// right size when the length is announced.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, errTooLarge
+	}
+	if r.ContentLength >= 0 {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
+		return nil, err
+	}
+	if buf.Len() > MaxBodyBytes {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
