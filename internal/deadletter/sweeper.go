@@ -1,0 +1,111 @@
+package deadletter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/callback-dispatcher/dispatcher/internal/job"
+	"github.com/callback-dispatcher/dispatcher/internal/store"
+)
+
+// ReasonWorkerLost is the reason of a dead letter that asynq archived on its
+// own: its lease expired (the worker died) with no attempt left.
+const ReasonWorkerLost = "worker_lost"
+
+// Sweeper imports into the store whatever asynq archived without passing the
+// handler, such as a task whose worker crashed during its last attempt.
+type Sweeper struct {
+	inspector *asynq.Inspector
+	store     *store.Store
+	queue     string
+	log       *slog.Logger
+}
+
+// NewSweeper returns a sweeper of queue's archive.
+func NewSweeper(inspector *asynq.Inspector, st *store.Store, queue string,
+	log *slog.Logger) *Sweeper {
+	return &Sweeper{inspector: inspector, store: st, queue: queue, log: log}
+}
+
+// Sweep imports archived tasks missing from the store and returns how many
+// it imported.
+func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	imported := 0
+	for page := 1; ; page++ {
+		tasks, err := s.inspector.ListArchivedTasks(s.queue, asynq.PageSize(500),
+			asynq.Page(page))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return imported, nil
+		}
+		if err != nil {
+			return imported, fmt.Errorf("list archived tasks: %w", err)
+		}
+		if len(tasks) == 0 {
+			return imported, nil
+		}
+		n, err := s.importMissing(ctx, tasks)
+		imported += n
+		if err != nil {
+			return imported, err
+		}
+	}
+}
+
+func (s *Sweeper) importMissing(ctx context.Context, tasks []*asynq.TaskInfo) (int, error) {
+	ids := make([]string, len(tasks))
+	byID := make(map[string]*asynq.TaskInfo, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+		byID[t.ID] = t
+	}
+	missing, err := s.store.MissingDeadLetters(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range missing {
+		t := byID[id]
+		j, err := job.Decode(t.Payload)
+		if err != nil {
+			s.log.ErrorContext(ctx, "archived task unreadable; left in the archive",
+				"job_id", id, "err", err)
+			continue
+		}
+		dl, ok := job.DecodeDeadLetter(t.Result)
+		if !ok {
+			dl = job.DeadLetter{Reason: ReasonWorkerLost, Error: t.LastErr,
+				Attempts: t.Retried, At: t.LastFailedAt.UTC()}
+			if dl.At.IsZero() {
+				dl.At = time.Now().UTC()
+			}
+		}
+		if err := s.store.SaveDeadLetter(ctx, id, j, dl); err != nil {
+			return n, err
+		}
+		s.log.WarnContext(ctx, "archived callback imported as a dead letter", "job_id", id,
+			"reason", dl.Reason)
+		n++
+	}
+	return n, nil
+}
+
+// Run sweeps every interval until ctx is done.
+func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "archive sweep failed; will retry", "err", err)
+		}
+	}
+}
