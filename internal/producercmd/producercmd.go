@@ -26,6 +26,8 @@ const usage = `producer queues Adobe callbacks for the dispatcher's workers.
 Usage:
   producer serve              serve the HTTP API (the default)
   producer enqueue FILE|-     queue each NDJSON line {"execution":…,"result":…} of FILE or stdin
+  producer migrate up|status  apply or list the dead-letter store's migrations
+  producer dlq ...            list, show, requeue and purge dead letters (producer dlq --help)
   producer --help             this text and the environment variables`
 
 // Main runs the producer with args (without the program name) until ctx is
@@ -48,6 +50,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			return 2
 		}
 		return enqueue(ctx, args[0], stdin, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args, stdout, stderr)
+	case "dlq":
+		return dlq(ctx, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "unknown command %q\n\n%s\n", cmd, usage)
 	return 2

@@ -73,14 +73,18 @@ type ActionConfig struct {
 // PathConfig is one split path of actionConfig.pathConfig. A path without
 // conditions is the default path.
 type PathConfig struct {
-	PathID         string          `json:"pathId"`
+	PathID string `json:"pathId"`
+	// PathDefinition lists conditions that must all hold for the path.
 	PathDefinition []PathCondition `json:"pathDefinition"`
 }
 
 // PathCondition is one condition of a split path: an accessor compared with
 // values, which Adobe sends as strings whatever the accessor's data type.
 type PathCondition struct {
-	Accessor string   `json:"accessor"`
+	// Accessor is an accessorName of the service definition.
+	Accessor string `json:"accessor"`
+	// Operator is one of is, isNot, greaterThan, greaterThanOrEqual,
+	// lessThan, lessThanOrEqual, contains and notContains.
 	Operator string   `json:"operator"`
 	Values   []string `json:"values"`
 }
@@ -138,10 +142,12 @@ type SyntaxError struct {
 	Err    error
 }
 
+// Error says where the JSON stopped making sense and why.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("malformed JSON at byte offset %d: %v", e.Offset, e.Err)
 }
 
+// Unwrap returns the decoder's own error.
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // decodeTree decodes JSON into maps, slices, strings, bools, nil and

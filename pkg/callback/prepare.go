@@ -223,10 +223,10 @@ func (c *itemCheck) checkAttributes(act map[string]any, path string) {
 		if slices.Contains(reservedAttributes, key) {
 			continue
 		}
-		p := jsonPath(path, key)
+		p := at{path, key}
 		f, ok := field(c.def.Attributes, key)
 		if !ok {
-			c.vs.add(p, CodeUndeclaredAttribute,
+			c.vs.add(p.String(), CodeUndeclaredAttribute,
 				"is not declared in callbackPayloadDef.attributes of %s", c.def.APIName)
 			continue
 		}
@@ -278,11 +278,11 @@ func (c *itemCheck) checkNumeric(id ID, path string) {
 // matchID records a violation when obj[key] is present but is not want,
 // or, when receiving, when it is missing or not a JSON integer.
 func (c *itemCheck) matchID(obj map[string]any, path, key string, want ID) {
-	p := jsonPath(path, key)
+	p := at{path, key}
 	raw, present := obj[key]
 	if !present || raw == nil {
 		if c.receiving {
-			c.vs.add(p, CodeRequired, "is required: an integer")
+			c.vs.add(p.String(), CodeRequired, "is required: an integer")
 		}
 		return
 	}
@@ -290,11 +290,11 @@ func (c *itemCheck) matchID(obj map[string]any, path, key string, want ID) {
 	_, isNumber := raw.(json.Number)
 	switch {
 	case c.receiving && (!ok || !isNumber):
-		c.vs.add(p, CodeType, "must be an integer, not %s", kindOf(raw))
+		c.vs.add(p.String(), CodeType, "must be an integer, not %s", kindOf(raw))
 	case !ok:
-		c.vs.add(p, CodeType, "must be a non-empty string or an integer")
+		c.vs.add(p.String(), CodeType, "must be a non-empty string or an integer")
 	case !want.IsZero() && !got.Equal(want):
-		c.vs.add(p, CodeMismatch, "is %s but the execution request has %s", got, want)
+		c.vs.add(p.String(), CodeMismatch, "is %s but the execution request has %s", got, want)
 	}
 }
 
