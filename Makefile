@@ -44,3 +44,19 @@ fmt: ## gofmt the tree
 .PHONY: clean
 clean: ## remove built binaries
 	rm -rf $(BIN)
+
+# The chart's tests build this helm into bin/ (go install is a no-op once it is there);
+# deploy/helm/chart_test.go pins the same version.
+HELM_MODULE := helm.sh/helm/v3/cmd/helm@v3.21.4
+CHART := deploy/helm/callback-dispatcher
+
+.PHONY: helm-lint
+helm-lint: ## helm lint --strict the chart with each of its ci/ values files
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install $(HELM_MODULE)
+	for f in $(CHART)/ci/*-values.yaml; do \
+		$(BIN)/helm lint --strict --kube-version 1.30.0 $(CHART) -f "$$f" || exit 1; \
+	done
+
+.PHONY: helm-test
+helm-test: ## lint and render the Helm chart and check every manifest (deploy/helm)
+	$(GO) test -count=1 ./deploy/helm/

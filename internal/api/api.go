@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callback-dispatcher/dispatcher/internal/job"
+	"github.com/callback-dispatcher/dispatcher/internal/store"
 	"github.com/callback-dispatcher/dispatcher/pkg/callback"
 	"github.com/callback-dispatcher/dispatcher/pkg/producer"
 )
@@ -25,6 +27,8 @@ type Config struct {
 	Tokens []string
 	// MaxBodyBytes bounds a request body; larger ones get 413.
 	MaxBodyBytes int64
+	// DeadLetters serves /v1/dead-letters; nil without a database.
+	DeadLetters *DeadLetters
 }
 
 // Server is the producer API.
@@ -33,11 +37,12 @@ type Server struct {
 	log     *slog.Logger
 	tokens  [][sha256.Size]byte
 	maxBody int64
+	dead    *DeadLetters
 }
 
 // New returns the API over a producer client.
 func New(client *producer.Client, cfg Config, log *slog.Logger) *Server {
-	s := &Server{client: client, log: log, maxBody: cfg.MaxBodyBytes}
+	s := &Server{client: client, log: log, maxBody: cfg.MaxBodyBytes, dead: cfg.DeadLetters}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
 	}
@@ -56,6 +61,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	s.deadLetterRoutes(mux)
 	return mux
 }
 
@@ -151,6 +157,12 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st, err := s.client.Status(r.Context(), r.PathValue("id"))
+	if errors.Is(err, producer.ErrNotFound) && s.dead != nil {
+		// asynq's archive forgets old tasks; the store does not.
+		if dl, derr := s.dead.Store.GetDeadLetter(r.Context(), r.PathValue("id")); derr == nil {
+			st, err = deadLetterStatus(dl), nil
+		}
+	}
 	switch {
 	case errors.Is(err, producer.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no callback has this id", nil)
@@ -198,3 +210,13 @@ func formatBytes(n int64) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func deadLetterStatus(dl store.DeadLetter) *producer.Status {
+	state := producer.StateDeadLettered
+	if dl.State == store.StateRequeued {
+		state = producer.StateQueued
+	}
+	return &producer.Status{ID: dl.ID, State: state, Attempts: dl.Attempts, LastError: dl.Error,
+		DeadLetter: &job.DeadLetter{Reason: dl.Reason, Status: dl.LastStatus, Excerpt: dl.Excerpt,
+			Error: dl.Error, Attempts: dl.Attempts, At: dl.DeadLetteredAt}}
+}

@@ -5,6 +5,8 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,11 +22,17 @@ type Common struct {
 	Queue    string
 	// DefaultOrgID is used when a request has no context.subscription.imsOrgId.
 	DefaultOrgID string
-	Guard        urlguard.Config
+	// ProfilesFile is a JSON or YAML list of IMS credential profiles.
+	ProfilesFile string
+	// OrgIDs are the orgs the credential of the environment serves (the
+	// worker) or that have a credential (the producer); nil when unset.
+	OrgIDs []string
+	Guard  urlguard.Config
 	// TaskTimeout is asynq's limit on one task run; whole seconds.
 	TaskTimeout time.Duration
 	MaxAttempts int
 	LogLevel    slog.Level
+	Store       Store
 }
 
 func readCommon(r *envconfig.Reader) Common {
@@ -33,6 +41,11 @@ func readCommon(r *envconfig.Reader) Common {
 			"Redis holding the queue: redis://, rediss:// or redis-sentinel://"),
 		Queue:        r.String("QUEUE", job.DefaultQueue, "asynq queue of callback jobs"),
 		DefaultOrgID: r.String("IMS_ORG_ID", "", "IMS org id for requests that carry none"),
+		ProfilesFile: r.String("IMS_PROFILES_FILE", "",
+			"JSON or YAML list of IMS credential profiles, keyed by org (see README)"),
+		OrgIDs: r.List("IMS_ORG_IDS", nil,
+			"orgs the IMS_CLIENT_ID credential serves (worker) or that have a credential "+
+				"(producer), comma-separated; unset or *: any"),
 		Guard: urlguard.Config{
 			AllowedHosts: r.List("CALLBACK_ALLOWED_HOSTS", urlguard.DefaultAllowedHosts,
 				"domain suffixes a callbackUrl may point to (comma-separated)"),
@@ -52,6 +65,7 @@ func readCommon(r *envconfig.Reader) Common {
 		r.Fail("TASK_TIMEOUT", "%s must be whole seconds, at least 1s (asynq's resolution)",
 			c.TaskTimeout)
 	}
+	c.Store = readStore(r)
 	level := r.String("LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		r.Fail("LOG_LEVEL", "%q is not debug, info, warn or error", level)
@@ -62,9 +76,17 @@ func readCommon(r *envconfig.Reader) Common {
 // Worker is the worker's configuration.
 type Worker struct {
 	Common
-	IMS           ims.Credentials
+	// IMSProfiles are the credential profiles, from the environment and
+	// IMS_PROFILES_FILE, with their defaults filled in.
+	IMSProfiles   []ims.Profile
 	IMSTimeout    time.Duration
 	RefreshMargin time.Duration
+	// IMSLockTimeout is how long the shared cache's fetch lock lives.
+	IMSLockTimeout time.Duration
+	// IMSWaitTimeout bounds a callback's wait for a token.
+	IMSWaitTimeout time.Duration
+	// IMSTokenKey encrypts cached tokens in Redis when set (AES-256).
+	IMSTokenKey []byte
 	// APIKey is sent as X-Api-Key; Adobe's gateways expect the client id.
 	APIKey           string
 	Concurrency      int
@@ -82,22 +104,34 @@ type Worker struct {
 	OpsListen        string
 }
 
+// envProfileName names the profile built from IMS_CLIENT_ID and friends.
+const envProfileName = "default"
+
 // LoadWorker reads the worker's configuration; nil lookup means the
 // process environment. The Reader lists every variable for --help.
 func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, error) {
 	r := envconfig.New(lookup)
 	w := Worker{Common: readCommon(r)}
-	w.IMS = ims.Credentials{
-		ClientID:     r.String("IMS_CLIENT_ID", "", "OAuth Server-to-Server client id (required)"),
-		ClientSecret: r.Secret("IMS_CLIENT_SECRET", "OAuth Server-to-Server client secret (required)"),
-		Scopes: r.List("IMS_SCOPES", []string{"openid", "AdobeID"},
-			"IMS scopes, comma-separated; Adobe does not document which callbacks need"),
-		TokenURL: r.String("IMS_TOKEN_URL", ims.DefaultTokenURL, "IMS token endpoint"),
-	}
+	w.IMSProfiles = readProfiles(r, w.Common)
+	orgs, anyOrg := ims.OrgIDsOf(w.IMSProfiles)
+	checkDefaultOrg(r, w.DefaultOrgID, orgs, anyOrg)
 	w.IMSTimeout = r.Duration("IMS_TIMEOUT", 5*time.Second, "limit on one IMS token request")
 	w.RefreshMargin = r.Duration("IMS_REFRESH_MARGIN", ims.DefaultRefreshMargin,
 		"refresh a token when less than this is left")
-	w.APIKey = r.String("CALLBACK_API_KEY", "", "X-Api-Key header (default: IMS_CLIENT_ID)")
+	w.IMSLockTimeout = r.Duration("IMS_LOCK_TIMEOUT", ims.DefaultLockTimeout,
+		"lifetime of the Redis lock held while one worker fetches a token")
+	w.IMSWaitTimeout = r.Duration("IMS_WAIT_TIMEOUT", ims.DefaultWaitTimeout,
+		"longest a callback waits for a token when none is cached")
+	if key := r.Secret("IMS_TOKEN_KEY",
+		"base64 AES-256 key encrypting cached tokens in Redis (optional)"); key != "" {
+		parsed, err := ims.ParseTokenKey(key)
+		if err != nil {
+			r.Fail("IMS_TOKEN_KEY", "%v", err)
+		}
+		w.IMSTokenKey = parsed
+	}
+	w.APIKey = r.String("CALLBACK_API_KEY", "",
+		"X-Api-Key header (default: IMS_CLIENT_ID, else the first file profile's client id)")
 	w.Concurrency = r.Int("CONCURRENCY", 50, 1, "callbacks sent at once by this process")
 	w.HTTPTimeout = r.Duration("HTTP_TIMEOUT", 10*time.Second, "limit on one callback POST")
 	w.DialTimeout = r.Duration("HTTP_DIAL_TIMEOUT", 3*time.Second, "limit on a TCP connect")
@@ -118,24 +152,27 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 		"how often due retries are moved back to the queue")
 	w.OpsListen = r.String("OPS_LISTEN", ":9090", "address of /healthz, /readyz and /metrics")
 	if w.APIKey == "" {
-		w.APIKey = w.IMS.ClientID
+		w.APIKey = defaultAPIKey(w.IMSProfiles)
 	}
 	w.validate(r)
 	return w, r, r.Err()
 }
 
 func (w Worker) validate(r *envconfig.Reader) {
-	if w.IMS.ClientID == "" {
-		r.Fail("IMS_CLIENT_ID", "is required")
+	if w.IMSWaitTimeout < w.IMSTimeout {
+		r.Fail("IMS_WAIT_TIMEOUT", "%s is below IMS_TIMEOUT (%s): callbacks would give up "+
+			"on a fetch still allowed to run", w.IMSWaitTimeout, w.IMSTimeout)
 	}
-	if w.IMS.ClientSecret == "" {
-		r.Fail("IMS_CLIENT_SECRET", "is required")
+	if w.IMSLockTimeout <= w.IMSTimeout {
+		r.Fail("IMS_LOCK_TIMEOUT", "%s must exceed IMS_TIMEOUT (%s) so a fetch ends before "+
+			"its lock", w.IMSLockTimeout, w.IMSTimeout)
 	}
-	// One attempt may fetch a token, send, fetch again after a 401 and resend.
-	budget := 2 * (w.IMSTimeout + w.HTTPTimeout)
+	// One attempt may wait for a token, send, wait again after a 401 and
+	// resend.
+	budget := 2 * (w.IMSWaitTimeout + w.HTTPTimeout)
 	if w.TaskTimeout <= budget {
-		r.Fail("TASK_TIMEOUT", "%s must exceed 2×(IMS_TIMEOUT+HTTP_TIMEOUT) = %s", w.TaskTimeout,
-			budget)
+		r.Fail("TASK_TIMEOUT", "%s must exceed 2×(IMS_WAIT_TIMEOUT+HTTP_TIMEOUT) = %s",
+			w.TaskTimeout, budget)
 	}
 	if w.ShutdownTimeout <= w.TaskTimeout {
 		r.Fail("SHUTDOWN_TIMEOUT", "%s must exceed TASK_TIMEOUT (%s) so in-flight callbacks "+
@@ -146,6 +183,125 @@ func (w Worker) validate(r *envconfig.Reader) {
 	}
 }
 
+// defaultAPIKey is the client id of the default profile, else of the first.
+//
+// TODO(ims): send each profile's own client id as X-Api-Key; the sender
+// takes one key for every callback.
+func defaultAPIKey(profiles []ims.Profile) string {
+	for _, p := range profiles {
+		if p.Name == envProfileName {
+			return p.ClientID
+		}
+	}
+	if len(profiles) > 0 {
+		return profiles[0].ClientID
+	}
+	return ""
+}
+
+// readProfiles builds the credential profiles: the one of IMS_CLIENT_ID and
+// its companions, when set, and those listed in IMS_PROFILES_FILE.
+func readProfiles(r *envconfig.Reader, c Common) []ims.Profile {
+	env := ims.Profile{
+		Name: envProfileName,
+		ClientID: r.String("IMS_CLIENT_ID", "",
+			"OAuth Server-to-Server client id (required unless IMS_PROFILES_FILE is set)"),
+	}
+	secret := r.Secret("IMS_CLIENT_SECRET", "client secret of IMS_CLIENT_ID")
+	second := r.Secret("IMS_CLIENT_SECRET_2",
+		"second client secret, tried when IMS refuses the first (rotation)")
+	env.Scopes = r.List("IMS_SCOPES", ims.DefaultScopes,
+		"IMS scopes, comma-separated; Adobe does not document which callbacks need")
+	env.TokenURL = r.String("IMS_TOKEN_URL", ims.DefaultTokenURL, "IMS token endpoint")
+
+	var file []ims.Profile
+	if c.ProfilesFile != "" {
+		var err error
+		if file, err = ims.ReadProfilesFile(c.ProfilesFile); err != nil {
+			r.Fail("IMS_PROFILES_FILE", "%v", err)
+		} else if err := ims.ValidateProfiles(file); len(file) > 0 && err != nil {
+			r.Fail("IMS_PROFILES_FILE", "%v", err)
+		}
+	}
+	switch {
+	case env.ClientID == "" && (secret != "" || second != ""):
+		r.Fail("IMS_CLIENT_ID", "is required with IMS_CLIENT_SECRET")
+	case env.ClientID == "" && len(file) == 0:
+		r.Fail("IMS_CLIENT_ID", "is required unless IMS_PROFILES_FILE lists profiles")
+	case env.ClientID != "" && secret == "":
+		r.Fail("IMS_CLIENT_SECRET", "is required with IMS_CLIENT_ID")
+	}
+	if env.ClientID == "" || secret == "" {
+		return file
+	}
+	env.ClientSecrets = []ims.Secret{ims.Secret(secret)}
+	if second != "" {
+		env.ClientSecrets = append(env.ClientSecrets, ims.Secret(second))
+	}
+	env.OrgIDs = c.OrgIDs
+	if len(env.OrgIDs) == 0 {
+		env.OrgIDs = []string{ims.AnyOrg}
+	}
+	checkEnvProfile(r, env, file)
+	return append(file, env)
+}
+
+// checkEnvProfile reports what in the profile of the environment clashes
+// with the file's profiles, naming the variable to change.
+func checkEnvProfile(r *envconfig.Reader, env ims.Profile, file []ims.Profile) {
+	if u, err := url.Parse(env.TokenURL); err != nil || u.Host == "" ||
+		(u.Scheme != "https" && u.Scheme != "http") {
+		r.Fail("IMS_TOKEN_URL", "%q is not an http(s) URL", env.TokenURL)
+	}
+	for _, p := range file {
+		if p.Name == env.Name {
+			r.Fail("IMS_PROFILES_FILE", "profile name %q is taken by the profile of "+
+				"IMS_CLIENT_ID", p.Name)
+		}
+		for _, org := range p.OrgIDs {
+			if slices.Contains(env.OrgIDs, org) {
+				r.Fail("IMS_ORG_IDS", "%q is also served by profile %q of IMS_PROFILES_FILE; "+
+					"list the orgs of IMS_CLIENT_ID", org, p.Name)
+			}
+		}
+	}
+}
+
+// checkDefaultOrg refuses a default org that no profile serves: every
+// request without an org would be refused.
+func checkDefaultOrg(r *envconfig.Reader, defaultOrg string, orgs []string, anyOrg bool) {
+	if defaultOrg != "" && !anyOrg && !slices.Contains(orgs, defaultOrg) {
+		r.Fail("IMS_ORG_ID", "%q has no IMS profile (IMS_PROFILES_FILE, IMS_ORG_IDS)",
+			defaultOrg)
+	}
+}
+
+// knownOrgs lists the orgs that have an IMS profile, for the producer to
+// refuse the others; nil means any org, as when neither IMS_PROFILES_FILE
+// nor IMS_ORG_IDS is set. Secrets in the file are not kept.
+func knownOrgs(r *envconfig.Reader, c Common) []string {
+	if c.ProfilesFile == "" && c.OrgIDs == nil {
+		return nil
+	}
+	orgs := slices.Clone(c.OrgIDs)
+	if c.ProfilesFile != "" {
+		file, err := ims.ReadProfilesFile(c.ProfilesFile)
+		if err != nil {
+			r.Fail("IMS_PROFILES_FILE", "%v", err)
+			return nil
+		}
+		fileOrgs, anyOrg := ims.OrgIDsOf(file)
+		if anyOrg {
+			return nil
+		}
+		orgs = append(orgs, fileOrgs...)
+	}
+	if slices.Contains(orgs, ims.AnyOrg) {
+		return nil
+	}
+	return orgs
+}
+
 // Producer is the producer API's and CLI's configuration.
 type Producer struct {
 	Common
@@ -154,6 +310,9 @@ type Producer struct {
 	APITokens       []string
 	MaxBodyBytes    int
 	ResultRetention time.Duration
+	// KnownOrgIDs are the orgs that have an IMS profile; callbacks of
+	// other orgs are refused. Nil accepts any org.
+	KnownOrgIDs []string
 }
 
 // LoadProducer reads the producer's configuration. needTokens is false for
@@ -162,6 +321,10 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 	error) {
 	r := envconfig.New(lookup)
 	p := Producer{Common: readCommon(r)}
+	p.KnownOrgIDs = knownOrgs(r, p.Common)
+	if p.KnownOrgIDs != nil {
+		checkDefaultOrg(r, p.DefaultOrgID, p.KnownOrgIDs, false)
+	}
 	p.Listen = r.String("LISTEN", ":8080", "address of the producer API")
 	tokens := r.Secret("API_TOKENS", "bearer tokens the API accepts, comma-separated (required)")
 	for _, t := range strings.Split(tokens, ",") {

@@ -19,8 +19,8 @@ func TestWorkerDefaults(t *testing.T) {
 		w.TaskTimeout != 40*time.Second || w.ShutdownTimeout <= w.TaskTimeout {
 		t.Errorf("unexpected defaults: %+v", w)
 	}
-	if strings.Join(w.IMS.Scopes, ",") != "openid,AdobeID" {
-		t.Errorf("scopes %v", w.IMS.Scopes)
+	if len(w.IMSProfiles) != 1 || strings.Join(w.IMSProfiles[0].Scopes, ",") != "openid,AdobeID" {
+		t.Errorf("profiles %+v", w.IMSProfiles)
 	}
 }
 

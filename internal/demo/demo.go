@@ -94,6 +94,20 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 	}
 	defer stopRedis()
 
+	databaseURL, stopPostgres, err := startPostgres(ctx, out, tmp)
+	if err != nil {
+		return err
+	}
+	defer stopPostgres()
+	if databaseURL != "" {
+		migrate := exec.CommandContext(ctx, filepath.Join(tmp, "producer"), "migrate", "up")
+		migrate.Env = append(os.Environ(), "DATABASE_URL="+databaseURL)
+		if msg, err := migrate.CombinedOutput(); err != nil {
+			return fmt.Errorf("producer migrate up: %w\n%s", err, msg)
+		}
+		fmt.Fprintln(out, "==> producer migrate up: dead-letter store ready")
+	}
+
 	procs := &processes{dir: tmp, out: out}
 	defer procs.stop()
 	simAddr, workerHealth, apiAddr := freeAddr(), freeAddr(), freeAddr()
@@ -106,6 +120,9 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 	common := []string{"REDIS_URL=" + redisURL, "QUEUE=" + queue, "IMS_ORG_ID=DEMO@AdobeOrg",
 		"CALLBACK_ALLOWED_HOSTS=127.0.0.1", "CALLBACK_ALLOW_HTTP=true",
 		"CALLBACK_ALLOW_PRIVATE=true"}
+	if databaseURL != "" {
+		common = append(common, "DATABASE_URL="+databaseURL)
+	}
 	if err := procs.start("worker", append(common, "IMS_CLIENT_ID=sim-client",
 		"IMS_CLIENT_SECRET=sim-secret", "IMS_TOKEN_URL=http://"+simAddr+"/ims/token/v3",
 		"OPS_LISTEN="+workerHealth, "RETRY_BASE=250ms", "RETRY_CAP=1s",
@@ -129,6 +146,11 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 	rows, err := d.runCases(ctx, out)
 	if err != nil {
 		return err
+	}
+	if databaseURL != "" {
+		if err := d.requeueFixed(ctx, out, rows); err != nil {
+			return err
+		}
 	}
 	fetches, err := d.tokenFetches(ctx)
 	if err != nil {
@@ -289,6 +311,8 @@ type row struct {
 	sends    int
 	reason   string
 	err      string
+	id       string
+	requeue  string
 }
 
 func summary(out io.Writer, rows []row, fetches int, took time.Duration) {
@@ -312,6 +336,12 @@ func summary(out io.Writer, rows []row, fetches int, took time.Duration) {
 			script, state, r.attempts, r.sends, r.c.Expect)
 	}
 	tw.Flush()
+	for _, r := range rows {
+		if r.requeue != "" {
+			fmt.Fprintf(out, "\nRequeue of %q once the simulator was fixed: %s\n", r.c.Name,
+				r.requeue)
+		}
+	}
 	fmt.Fprintf(out, "\nIMS tokens fetched: %d (one for the run, one more after the scripted 401)\n",
 		fetches)
 	fmt.Fprintf(out, "Finished in %.1fs; every process stopped and temporary files removed.\n",
@@ -354,6 +384,7 @@ func (d *driver) runCases(ctx context.Context, out io.Writer) ([]row, error) {
 			continue
 		}
 		ids[i] = resp.ID
+		rows[i].id = resp.ID
 		fmt.Fprintf(out, "    queued %-28s -> %s\n", c.Name, resp.ID)
 	}
 	fmt.Fprintln(out, "==> waiting for the worker")
@@ -471,4 +502,41 @@ func (d *driver) call(ctx context.Context, method, url, body string, out any) (i
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// requeueFixed clears the simulator's fault scripts, as an operator would
+// fix a cause, requeues every dead letter through the API and waits for the
+// callbacks to be delivered.
+func (d *driver) requeueFixed(ctx context.Context, out io.Writer, rows []row) error {
+	if _, err := d.call(ctx, http.MethodDelete, d.sim+"/sim/rules", "", nil); err != nil {
+		return err
+	}
+	var rep struct {
+		Matched  int `json:"matched"`
+		Requeued int `json:"requeued"`
+	}
+	body := `{"all":true,"by":"make demo","note":"simulator fixed"}`
+	status, err := d.call(ctx, http.MethodPost, d.api+"/v1/dead-letters/requeue", body, &rep)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("requeue answered %d", status)
+	}
+	fmt.Fprintf(out, "==> simulator fixed; requeued %d of %d dead letter(s) from PostgreSQL\n",
+		rep.Requeued, rep.Matched)
+	for i := range rows {
+		r := &rows[i]
+		if r.state != "dead_lettered" {
+			continue
+		}
+		after := row{c: r.c, token: r.token}
+		d.await(ctx, r.id, &after)
+		r.requeue = fmt.Sprintf("%s after %d attempt(s), %d POSTs in all", after.state,
+			after.attempts, after.sends)
+		if after.state != "delivered" {
+			r.err = "requeued callback not delivered: " + after.state
+		}
+	}
+	return nil
 }

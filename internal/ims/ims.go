@@ -1,5 +1,7 @@
 // Package ims gets Adobe IMS access tokens with the OAuth Server-to-Server
-// (client credentials) grant and caches them.
+// (client credentials) grant and shares them between every worker process
+// through Redis, so that IMS sees about one token request per credential per
+// token lifetime however many workers run.
 package ims
 
 import (
@@ -9,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -25,24 +26,33 @@ const DefaultRefreshMargin = 10 * time.Minute
 
 // Source hands out bearer tokens for callbacks.
 type Source interface {
-	// Token returns a valid access token, fetching one when needed.
-	Token(ctx context.Context) (string, error)
-	// Invalidate drops token if it is still the one cached, so the next
-	// Token call fetches a fresh one. It is called after a 401.
-	Invalidate(ctx context.Context, token string)
+	// Token returns a valid access token for a callback of orgID's,
+	// fetching one when needed.
+	Token(ctx context.Context, orgID string) (string, error)
+	// Invalidate drops token if it is still the one cached for orgID, so
+	// the next Token call fetches a fresh one. It is called after a 401.
+	Invalidate(ctx context.Context, orgID, token string)
 }
 
-// Credentials identify an OAuth Server-to-Server credential.
+// Credentials identify an OAuth Server-to-Server credential with one of its
+// client secrets.
 type Credentials struct {
-	ClientID     string
-	ClientSecret string
-	Scopes       []string
-	TokenURL     string
+	// ClientID is the credential's client id (also its API key).
+	ClientID string
+	// ClientSecret is one of the credential's client secrets.
+	ClientSecret Secret
+	// Scopes are sent comma-separated, as Adobe expects.
+	Scopes []string
+	// TokenURL is the IMS token endpoint; DefaultTokenURL when empty.
+	TokenURL string
 }
 
 // FetchError is a failed token request. Temporary errors (network faults,
 // IMS 5xx and 429) may succeed later; the others need a configuration fix.
 type FetchError struct {
+	// Profile names the credential profile, when the request was made for
+	// one.
+	Profile   string
 	Temporary bool
 	// Code is IMS's error code, such as invalid_client, when it sent one.
 	Code string
@@ -51,13 +61,19 @@ type FetchError struct {
 	Err    error
 }
 
+// Error names the profile and IMS's error code, or the cause.
 func (e *FetchError) Error() string {
-	if e.Code != "" {
-		return fmt.Sprintf("fetch IMS token: %s (status %d)", e.Code, e.Status)
+	what := "fetch IMS token"
+	if e.Profile != "" {
+		what += " for profile " + e.Profile
 	}
-	return fmt.Sprintf("fetch IMS token: %v", e.Err)
+	if e.Code != "" {
+		return fmt.Sprintf("%s: %s (status %d)", what, e.Code, e.Status)
+	}
+	return fmt.Sprintf("%s: %v", what, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Fetcher requests new tokens from IMS.
@@ -81,7 +97,7 @@ func NewFetcher(creds Credentials, client *http.Client) *Fetcher {
 	return &Fetcher{
 		cfg: clientcredentials.Config{
 			ClientID:       creds.ClientID,
-			ClientSecret:   creds.ClientSecret,
+			ClientSecret:   string(creds.ClientSecret),
 			TokenURL:       tokenURL,
 			EndpointParams: params,
 			AuthStyle:      oauth2.AuthStyleInParams,
@@ -122,62 +138,6 @@ func classify(err error) *FetchError {
 	}
 }
 
-// Cache is a Source that keeps one token in memory for this process and
-// fetches a new one, once, when it is about to expire.
-type Cache struct {
-	fetcher *Fetcher
-	margin  time.Duration
-	now     func() time.Time
-
-	mu        sync.RWMutex
-	tok       *oauth2.Token
-	refreshAt time.Time
-
-	// fetchMu makes concurrent callers share one fetch.
-	fetchMu sync.Mutex
-}
-
-// NewCache returns an in-process token cache. A token with less than
-// margin left is refreshed; zero means DefaultRefreshMargin.
-func NewCache(f *Fetcher, margin time.Duration) *Cache {
-	if margin <= 0 {
-		margin = DefaultRefreshMargin
-	}
-	return &Cache{fetcher: f, margin: margin, now: time.Now}
-}
-
-// Token returns the cached token or fetches one.
-func (c *Cache) Token(ctx context.Context) (string, error) {
-	if tok := c.fresh(); tok != "" {
-		return tok, nil
-	}
-	c.fetchMu.Lock()
-	defer c.fetchMu.Unlock()
-	if tok := c.fresh(); tok != "" {
-		return tok, nil
-	}
-	tok, err := c.fetcher.Fetch(ctx)
-	if err != nil {
-		return "", err
-	}
-	c.mu.Lock()
-	c.tok, c.refreshAt = tok, RefreshAt(c.now(), tok.Expiry, c.margin)
-	c.mu.Unlock()
-	return tok.AccessToken, nil
-}
-
-func (c *Cache) fresh() string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.tok == nil {
-		return ""
-	}
-	if !c.refreshAt.IsZero() && !c.now().Before(c.refreshAt) {
-		return ""
-	}
-	return c.tok.AccessToken
-}
-
 // RefreshAt is when a token fetched at fetched and expiring at expiry should
 // be replaced: margin before expiry, or half-way through its life when the
 // lifetime is shorter than twice the margin (so short-lived tokens, as in
@@ -188,13 +148,4 @@ func RefreshAt(fetched, expiry time.Time, margin time.Duration) time.Time {
 	}
 	lifetime := expiry.Sub(fetched)
 	return expiry.Add(-min(margin, lifetime/2))
-}
-
-// Invalidate drops token if it is still the cached one.
-func (c *Cache) Invalidate(_ context.Context, token string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tok != nil && c.tok.AccessToken == token {
-		c.tok = nil
-	}
 }

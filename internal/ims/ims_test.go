@@ -3,88 +3,17 @@ package ims_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
 	"github.com/callback-dispatcher/dispatcher/internal/ims"
+	"github.com/callback-dispatcher/dispatcher/internal/ims/imstest"
 )
 
-func simulator(t *testing.T, lifetime time.Duration) (*adobesim.Simulator, string) {
-	t.Helper()
-	sim, err := adobesim.New(adobesim.Config{TokenLifetime: lifetime})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	return sim, srv.URL + "/ims/token/v3"
-}
-
-func creds(tokenURL, secret string) ims.Credentials {
+func creds(tokenURL string, secret ims.Secret) ims.Credentials {
 	return ims.Credentials{ClientID: adobesim.DefaultClientID, ClientSecret: secret,
 		Scopes: []string{"openid", "AdobeID"}, TokenURL: tokenURL}
-}
-
-func TestConcurrentCallersShareOneFetch(t *testing.T) {
-	t.Parallel()
-	sim, url := simulator(t, time.Hour)
-	cache := ims.NewCache(ims.NewFetcher(creds(url, adobesim.DefaultClientSecret), nil), 0)
-	var wg sync.WaitGroup
-	tokens := make([]string, 50)
-	for i := range tokens {
-		wg.Go(func() {
-			tok, err := cache.Token(context.Background())
-			if err != nil {
-				t.Error(err)
-			}
-			tokens[i] = tok
-		})
-	}
-	wg.Wait()
-	if got := sim.TokenFetches(); got != 1 {
-		t.Errorf("%d fetches, want 1", got)
-	}
-	for _, tok := range tokens {
-		if tok != tokens[0] || tok == "" {
-			t.Fatalf("callers got different tokens: %q vs %q", tok, tokens[0])
-		}
-	}
-}
-
-func TestInvalidateDropsOnlyTheFailedToken(t *testing.T) {
-	t.Parallel()
-	sim, url := simulator(t, time.Hour)
-	cache := ims.NewCache(ims.NewFetcher(creds(url, adobesim.DefaultClientSecret), nil), 0)
-	ctx := context.Background()
-	first, _ := cache.Token(ctx)
-	cache.Invalidate(ctx, "some-older-token")
-	if again, _ := cache.Token(ctx); again != first || sim.TokenFetches() != 1 {
-		t.Fatalf("invalidating another token dropped the cached one")
-	}
-	cache.Invalidate(ctx, first)
-	second, _ := cache.Token(ctx)
-	if second == first || sim.TokenFetches() != 2 {
-		t.Fatalf("after invalidation got %q (fetches %d), want a new token", second,
-			sim.TokenFetches())
-	}
-}
-
-func TestShortLivedTokensAreReusedForHalfTheirLife(t *testing.T) {
-	t.Parallel()
-	sim, url := simulator(t, 10*time.Minute)
-	cache := ims.NewCache(ims.NewFetcher(creds(url, adobesim.DefaultClientSecret), nil),
-		ims.DefaultRefreshMargin)
-	for range 5 {
-		if _, err := cache.Token(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := sim.TokenFetches(); got != 1 {
-		t.Errorf("%d fetches for a 10-minute token with a 10-minute margin, want 1", got)
-	}
 }
 
 func TestRefreshAt(t *testing.T) {
@@ -95,6 +24,7 @@ func TestRefreshAt(t *testing.T) {
 	}{
 		{24 * time.Hour, 10 * time.Minute, 24*time.Hour - 10*time.Minute},
 		{20 * time.Second, 10 * time.Minute, 10 * time.Second},
+		{20 * time.Second, 2 * time.Second, 18 * time.Second},
 		{20 * time.Minute, 10 * time.Minute, 10 * time.Minute},
 	}
 	for _, tt := range tests {
@@ -108,25 +38,50 @@ func TestRefreshAt(t *testing.T) {
 	}
 }
 
-func TestBadSecretIsAPermanentError(t *testing.T) {
+func TestFetchErrors(t *testing.T) {
 	t.Parallel()
-	_, url := simulator(t, time.Hour)
-	_, err := ims.NewFetcher(creds(url, "wrong"), nil).Fetch(context.Background())
-	var fe *ims.FetchError
-	if !errors.As(err, &fe) || fe.Temporary || fe.Code != "invalid_client" || fe.Status != 400 {
-		t.Fatalf("got %#v, want a permanent invalid_client error", err)
+	_, front, srv := imstest.Start(t, adobesim.Config{})
+	tokenURL := srv.URL + imstest.TokenPath
+	tests := []struct {
+		name          string
+		url           string
+		secret        ims.Secret
+		fail          func()
+		wantTemporary bool
+		wantCode      string
+		wantStatus    int
+		wantMessage   string
+	}{
+		{name: "a wrong secret is a permanent invalid_client", url: tokenURL, secret: "wrong",
+			wantCode: "invalid_client", wantStatus: 400,
+			wantMessage: "fetch IMS token: invalid_client (status 400)"},
+		{name: "an unreachable IMS is temporary", url: "http://127.0.0.1:1/ims/token/v3",
+			secret: "x", wantTemporary: true},
+		{name: "an IMS 503 is temporary", url: tokenURL, secret: adobesim.DefaultClientSecret,
+			fail:          func() { front.FailNext(1, 503, `{"error":"server_error"}`) },
+			wantTemporary: true, wantCode: "server_error", wantStatus: 503},
+		{name: "an IMS 429 is temporary", url: tokenURL, secret: adobesim.DefaultClientSecret,
+			fail:          func() { front.FailNext(1, 429, `{"error":"too_many_requests"}`) },
+			wantTemporary: true, wantCode: "too_many_requests", wantStatus: 429},
 	}
-	if got := fe.Error(); got != "fetch IMS token: invalid_client (status 400)" {
-		t.Errorf("message %q", got)
-	}
-}
-
-func TestUnreachableIMSIsTemporary(t *testing.T) {
-	t.Parallel()
-	_, err := ims.NewFetcher(creds("http://127.0.0.1:1/ims/token/v3", "x"), nil).Fetch(
-		context.Background())
-	var fe *ims.FetchError
-	if !errors.As(err, &fe) || !fe.Temporary {
-		t.Fatalf("got %v, want a temporary error", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.fail != nil {
+				tt.fail()
+			}
+			_, err := ims.NewFetcher(creds(tt.url, tt.secret), nil).Fetch(context.Background())
+			var fe *ims.FetchError
+			if !errors.As(err, &fe) {
+				t.Fatalf("got %v, want a *FetchError", err)
+			}
+			if fe.Temporary != tt.wantTemporary || fe.Code != tt.wantCode ||
+				fe.Status != tt.wantStatus {
+				t.Errorf("got temporary=%t code=%q status=%d, want %t %q %d", fe.Temporary,
+					fe.Code, fe.Status, tt.wantTemporary, tt.wantCode, tt.wantStatus)
+			}
+			if tt.wantMessage != "" && fe.Error() != tt.wantMessage {
+				t.Errorf("message %q, want %q", fe.Error(), tt.wantMessage)
+			}
+		})
 	}
 }

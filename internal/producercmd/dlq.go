@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/callback-dispatcher/dispatcher/internal/api"
 	"github.com/callback-dispatcher/dispatcher/internal/config"
 	"github.com/callback-dispatcher/dispatcher/internal/deadletter"
 	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
@@ -350,4 +351,19 @@ func (c *dlqCmd) purge(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "purged %d dead letter(s)\n", deleted)
 	return 0
+}
+
+// deadLetterAPI opens what the API's /v1/dead-letters routes need.
+func deadLetterAPI(ctx context.Context, cfg config.Producer) (*api.DeadLetters, func(), error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	requeuer, closeQueue, err := newRequeuer(cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return &api.DeadLetters{Store: st, Requeuer: requeuer}, func() { closeQueue(); st.Close() },
+		nil
 }

@@ -64,6 +64,7 @@ func newClient(cfg config.Producer) (*producer.Client, error) {
 		RedisURL:     cfg.RedisURL,
 		Queue:        cfg.Queue,
 		DefaultOrgID: cfg.DefaultOrgID,
+		KnownOrgIDs:  cfg.KnownOrgIDs,
 		AllowedHosts: cfg.Guard.AllowedHosts,
 		AllowHTTP:    cfg.Guard.AllowHTTP,
 		AllowPrivate: cfg.Guard.AllowPrivate,
@@ -87,9 +88,18 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	}
 	defer client.Close()
 
+	apiCfg := api.Config{Tokens: cfg.APITokens, MaxBodyBytes: int64(cfg.MaxBodyBytes)}
+	if cfg.Store.DatabaseURL != "" {
+		dead, closeDead, err := deadLetterAPI(ctx, cfg)
+		if err != nil {
+			log.Error("producer not started", "err", err)
+			return 1
+		}
+		defer closeDead()
+		apiCfg.DeadLetters = dead
+	}
 	srv := &http.Server{
-		Handler: api.New(client, api.Config{Tokens: cfg.APITokens,
-			MaxBodyBytes: int64(cfg.MaxBodyBytes)}, log).Handler(),
+		Handler:           api.New(client, apiCfg, log).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

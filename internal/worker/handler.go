@@ -113,7 +113,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) (delivery.Result, error)
 		return res, nil
 	}
 	h.logOutcome(ctx, a, "auth_refresh", res, 0)
-	h.tokens.Invalidate(ctx, bearer)
+	h.tokens.Invalidate(ctx, a.job.OrgID, bearer)
 	if bearer, err = h.token(ctx, a); err != nil {
 		return delivery.Result{}, err
 	}
@@ -121,7 +121,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) (delivery.Result, error)
 }
 
 func (h *Handler) token(ctx context.Context, a *attempt) (string, error) {
-	bearer, err := h.tokens.Token(ctx)
+	bearer, err := h.tokens.Token(ctx, a.job.OrgID)
 	if err == nil {
 		return bearer, nil
 	}
@@ -129,7 +129,7 @@ func (h *Handler) token(ctx context.Context, a *attempt) (string, error) {
 	if errors.As(err, &fe) && !fe.Temporary {
 		// Our configuration is wrong, not the callback: say so loudly.
 		h.log.ErrorContext(ctx, "IMS refused the credentials", "job_id", a.id,
-			"ims_error", fe.Code, "status", fe.Status)
+			"profile", fe.Profile, "ims_error", fe.Code, "status", fe.Status)
 	}
 	return "", err
 }
@@ -146,6 +146,7 @@ func (h *Handler) conclude(ctx context.Context, a *attempt, res delivery.Result)
 	case delivery.Retry5xx, delivery.RetryNetwork, delivery.Timeout:
 		return h.retryOrGiveUp(ctx, a, res)
 	}
+	h.logOutcome(ctx, a, string(res.Class), res, 0)
 	return h.deadLetter(ctx, a, deadLetterOf(res, a.n))
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callback-dispatcher/dispatcher/internal/config"
 	"github.com/callback-dispatcher/dispatcher/internal/delivery"
@@ -24,10 +25,29 @@ type Worker struct {
 	handler *Handler
 	conn    *redisconn.Conn
 	log     *slog.Logger
+	// err is a fault found while building, reported by Run.
+	err error
 }
 
-// New builds a worker from its configuration.
-func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger) *Worker {
+// Option adjusts a worker built by New.
+type Option func(*options)
+
+type options struct {
+	metrics prometheus.Registerer
+}
+
+// WithMetrics registers the worker's metrics with reg.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(o *options) { o.metrics = reg }
+}
+
+// New builds a worker from its configuration. A fault in it that the
+// configuration's checks let through is reported by Run.
+func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger, opts ...Option) *Worker {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	guard := urlguard.New(cfg.Guard)
 	sender := delivery.NewSender(guard, cfg.APIKey, delivery.Timeouts{
 		Dial:           cfg.DialTimeout,
@@ -35,8 +55,7 @@ func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger) *Worker {
 		ResponseHeader: cfg.HeaderTimeout,
 		Total:          cfg.HTTPTimeout,
 	}, cfg.Concurrency)
-	imsClient := &http.Client{Timeout: cfg.IMSTimeout}
-	tokens := ims.NewCache(ims.NewFetcher(cfg.IMS, imsClient), cfg.RefreshMargin)
+	tokens, err := newTokenPool(cfg, conn, log, o.metrics)
 	policy := Policy{
 		MaxAttempts:       cfg.MaxAttempts,
 		Backoff:           Backoff{Base: cfg.RetryBase, Cap: cfg.RetryCap},
@@ -52,7 +71,27 @@ func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger) *Worker {
 		DelayedTaskCheck: cfg.DelayedTaskCheck,
 		Backoff:          policy.Backoff,
 	}, log)
-	return &Worker{server: srv, handler: h, conn: conn, log: log}
+	return &Worker{server: srv, handler: h, conn: conn, log: log, err: err}
+}
+
+// newTokenPool returns the IMS token source shared, through the queue's
+// Redis, by every worker process.
+func newTokenPool(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger,
+	reg prometheus.Registerer) (*ims.Pool, error) {
+	metrics, err := ims.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return ims.NewPool(cfg.IMSProfiles, ims.Options{
+		Redis:         conn.Client,
+		HTTPClient:    &http.Client{Timeout: cfg.IMSTimeout},
+		RefreshMargin: cfg.RefreshMargin,
+		LockTimeout:   cfg.IMSLockTimeout,
+		WaitTimeout:   cfg.IMSWaitTimeout,
+		TokenKey:      cfg.IMSTokenKey,
+		Logger:        log.With("component", "ims"),
+		Metrics:       metrics,
+	})
 }
 
 // ServerOptions are the asynq server settings the worker uses.
@@ -92,6 +131,9 @@ func Mux(h *Handler) *asynq.ServeMux {
 // Run processes callbacks until ctx is done, then shuts down, letting
 // in-flight callbacks finish within the shutdown timeout.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.err != nil {
+		return fmt.Errorf("start worker: %w", w.err)
+	}
 	if err := w.server.Start(Mux(w.handler)); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

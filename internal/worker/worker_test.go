@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
 	"github.com/callback-dispatcher/dispatcher/internal/delivery"
 	"github.com/callback-dispatcher/dispatcher/internal/ims"
+	"github.com/callback-dispatcher/dispatcher/internal/ims/imstest"
 	"github.com/callback-dispatcher/dispatcher/internal/job"
 	"github.com/callback-dispatcher/dispatcher/internal/testenv"
 	"github.com/callback-dispatcher/dispatcher/internal/urlguard"
@@ -29,6 +29,7 @@ import (
 type bundle struct {
 	t        *testing.T
 	sim      *adobesim.Simulator
+	front    *imstest.Front
 	simURL   string
 	client   *producer.Client
 	redisURL string
@@ -57,12 +58,7 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	sim, err := adobesim.New(adobesim.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
+	sim, front, srv := imstest.Start(t, adobesim.Config{})
 
 	const queue = "callbacks-test"
 	client, err := producer.New(producer.Config{
@@ -76,10 +72,15 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 
 	sender := delivery.NewSender(urlguard.New(o.guard), adobesim.DefaultClientID,
 		delivery.Timeouts{Total: o.httpTimeout}, 8)
-	tokens := ims.NewCache(ims.NewFetcher(ims.Credentials{
-		ClientID: adobesim.DefaultClientID, ClientSecret: adobesim.DefaultClientSecret,
-		Scopes: []string{"openid", "AdobeID"}, TokenURL: srv.URL + "/ims/token/v3",
-	}, srv.Client()), 0)
+	tokens, err := ims.NewPool([]ims.Profile{{Name: "test", OrgIDs: []string{ims.AnyOrg},
+		ClientID: adobesim.DefaultClientID, TokenURL: srv.URL + imstest.TokenPath,
+		ClientSecrets: []ims.Secret{adobesim.DefaultClientSecret}}},
+		// A short hold lets the fast retries of these tests ask IMS again.
+		ims.Options{Redis: conn.Client, HTTPClient: srv.Client(), FailureHold: time.Millisecond,
+			Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := worker.NewHandler(sender, tokens, conn.Client, log, worker.Policy{
 		MaxAttempts: 5, Backoff: o.backoff, MaxRateLimitWait: 2 * time.Second,
 		MaxRateLimitWaits: 3,
@@ -93,8 +94,8 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(server.Shutdown)
-	return &bundle{t: t, sim: sim, simURL: srv.URL, client: client, redisURL: redisURL,
-		queue: queue, logs: logs}
+	return &bundle{t: t, sim: sim, front: front, simURL: srv.URL, client: client,
+		redisURL: redisURL, queue: queue, logs: logs}
 }
 
 // execution reads one of Adobe's example execution requests and points it

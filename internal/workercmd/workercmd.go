@@ -49,6 +49,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer conn.Close()
 	w := worker.New(cfg, conn, log)
 
+	if cfg.Store.DatabaseURL == "" {
+		log.Warn("dead letters are not durable", "err", errNoStore)
+	} else {
+		d, err := openDurable(ctx, cfg, conn, w.Handler(), log)
+		if err != nil {
+			log.Error("worker not started", "err", err)
+			return 2
+		}
+		// Deferred before the server stops, so it runs after: every
+		// attempt of the shutdown is flushed.
+		defer d.close()
+	}
+
 	health, err := serveHealth(cfg.OpsListen, w)
 	if err != nil {
 		log.Error("worker not started", "err", err)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -30,6 +31,10 @@ type Config struct {
 	// DefaultOrgID is the IMS org id for requests without
 	// context.subscription.imsOrgId.
 	DefaultOrgID string
+	// KnownOrgIDs, when not empty, are the only orgs whose callbacks are
+	// queued: the orgs the workers have an IMS credential for. Others are
+	// refused with CodeUnknownOrg. Empty accepts any org.
+	KnownOrgIDs []string
 	// AllowedHosts are the domain suffixes a callbackUrl may point to;
 	// Adobe's domains when empty.
 	AllowedHosts []string
@@ -45,6 +50,10 @@ type Config struct {
 	// 24 h when zero, none when negative.
 	Retention time.Duration
 }
+
+// CodeUnknownOrg is the violation code of a callback whose IMS org has no
+// credential profile: no worker could get a token to send it.
+const CodeUnknownOrg = "unknown_org"
 
 // Client queues callbacks. It is safe for concurrent use.
 type Client struct {
@@ -273,6 +282,11 @@ func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 		vs = append(vs, callback.Violation{Path: "execution.context.subscription.imsOrgId",
 			Code:    callback.CodeRequired,
 			Message: "is required when no default IMS org id is configured (IMS_ORG_ID)"})
+	} else if len(c.cfg.KnownOrgIDs) > 0 && !slices.Contains(c.cfg.KnownOrgIDs, org) {
+		vs = append(vs, callback.Violation{Path: "execution.context.subscription.imsOrgId",
+			Code: CodeUnknownOrg,
+			Message: fmt.Sprintf("org %q has no IMS credential profile, so no worker could "+
+				"send its callback", org)})
 	}
 	now := c.now().UTC()
 	received := now
