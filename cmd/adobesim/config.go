@@ -7,6 +7,7 @@ import (
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
 	"github.com/callback-dispatcher/dispatcher/internal/envconfig"
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
 )
 
 const summary = "adobesim plays Adobe for local runs: the IMS token endpoint " +
@@ -41,9 +42,16 @@ func readSettings(lookup func(string) (string, bool)) (settings, *envconfig.Read
 		"fault rules: a JSON file of [{match,script}], or match=script;match=script")
 	keep := env.Int("SIM_KEEP_BODIES", adobesim.DefaultKeepBodies, 0,
 		"how many recent callbacks keep their body; 0 keeps none")
+	defsDir := env.String("SIM_SERVICE_DEFINITIONS", "",
+		"directory of service definitions callbacks are checked against, as the producer does")
 	level := env.String("LOG_LEVEL", "info", "debug, info, warn or error")
 
 	var err error
+	if defsDir != "" {
+		if st.sim.Definitions, err = callback.LoadServiceDefinitions(defsDir); err != nil {
+			env.Fail("SIM_SERVICE_DEFINITIONS", "%v", err)
+		}
+	}
 	if st.sim.Rules, err = adobesim.LoadRules(rules); err != nil {
 		env.Fail("SIM_RULES", "%v", err)
 	}

@@ -2,6 +2,7 @@ package adobesim
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -94,7 +95,7 @@ func (s *Simulator) inspect(r *http.Request, rec *Record) (*answer, []byte) {
 		rec.Problem = "body could not be read"
 		return &refuseUnreadable, nil
 	}
-	if err := callback.CheckEnvelope(body); err != nil {
+	if err := callback.CheckEnvelopeWith(body, nil, s.definitionFor(body)); err != nil {
 		rec.Problem = err.Error()
 		return invalidCallback(rec.Problem), body
 	}
@@ -181,4 +182,36 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, errTooLarge
 	}
 	return buf.Bytes(), nil
+}
+
+// definitionFor picks the service definition a callback body follows: the
+// only loaded definition of the entity type the body carries, or none.
+func (s *Simulator) definitionFor(body []byte) *callback.ServiceDefinition {
+	if s.cfg.Definitions == nil {
+		return nil
+	}
+	var probe struct {
+		ObjectData []map[string]json.RawMessage `json:"objectData"`
+	}
+	if json.Unmarshal(body, &probe) != nil || len(probe.ObjectData) != 1 {
+		return nil
+	}
+	item := probe.ObjectData[0]
+	entity := callback.EntityAccount
+	switch {
+	case item["accountPersonData"] != nil:
+		entity = callback.EntityAccountPerson
+	case item["leadData"] != nil:
+		entity = callback.EntityLead
+	}
+	var found *callback.ServiceDefinition
+	for _, def := range s.cfg.Definitions.Definitions() {
+		if def.SupportedEntityType == entity {
+			if found != nil {
+				return nil
+			}
+			found = def
+		}
+	}
+	return found
 }

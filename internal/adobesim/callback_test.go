@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
 )
 
 func TestCallbackChecks(t *testing.T) {
@@ -256,6 +257,57 @@ func TestNewRefusesABadRule(t *testing.T) {
 			_, err := adobesim.New(adobesim.Config{Rules: tt.rules})
 			if err == nil || err.Error() != tt.wantErr {
 				t.Errorf("New error = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestServiceDefinitionsAreEnforced checks callbacks with the producer's own
+// code: a field the service does not declare is refused as Adobe would.
+func TestServiceDefinitionsAreEnforced(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root := filepath.Join("..", "..", "testdata", "adobe", "ajo-b2b")
+	for _, name := range []string{"lead-enrichment.yaml", "account-enrichment.json"} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := callback.LoadServiceDefinitions(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, err := os.ReadFile(filepath.Join("..", "..", "pkg", "callback", "testdata",
+		"callbacks", "valid-lead.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, body  string
+		wantStatus  int
+		wantProblem string
+	}{
+		{"a callback the definition allows is accepted", string(valid), http.StatusOK, ""},
+		{"an undeclared field is refused", `{"objectData":[{"activityData":{"success":true},` +
+			`"leadData":{"id":12345,"customField1":"x"}}]}`, http.StatusBadRequest,
+			"undeclared_field"},
+		{"an accessor outside its allowed values is refused",
+			`{"objectData":[{"activityData":{"success":true},"leadData":{"id":12345,` +
+				`"accessorValues":{"dataQuality":"superb"}}}]}`, http.StatusBadRequest,
+			"invalid_value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, adobesim.Config{Definitions: reg})
+			got := h.do(h.callback("tok-def", tt.body))
+			if got.status != tt.wantStatus || !strings.Contains(string(got.body), tt.wantProblem) {
+				t.Errorf("answer = %d %s, want %d naming %q", got.status, got.body, tt.wantStatus,
+					tt.wantProblem)
 			}
 		})
 	}

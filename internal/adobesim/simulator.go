@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
 )
 
 // Defaults for the Config fields left empty.
@@ -50,6 +52,10 @@ type Config struct {
 	// (about 200 bytes each without the body) and the counts are kept until
 	// Reset.
 	KeepBodies int
+	// Definitions, when set, are the service definitions callbacks are
+	// checked against with the producer's own code: a callback is checked
+	// against the one definition of its entity type, if exactly one exists.
+	Definitions *callback.Registry
 	// Logger receives the simulator's logs; nothing is logged when nil. It
 	// is never given a bearer token, a client secret or a body.
 	Logger *slog.Logger

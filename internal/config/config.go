@@ -313,6 +313,11 @@ type Producer struct {
 	// KnownOrgIDs are the orgs that have an IMS profile; callbacks of
 	// other orgs are refused. Nil accepts any org.
 	KnownOrgIDs []string
+	// ServiceDefinitionsDir holds the service definitions results are
+	// checked against; empty checks only the envelope and the IDs.
+	ServiceDefinitionsDir string
+	// DefaultService is the apiName used when a request names none.
+	DefaultService string
 }
 
 // LoadProducer reads the producer's configuration. needTokens is false for
@@ -335,6 +340,10 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 	p.MaxBodyBytes = r.Int("MAX_BODY_BYTES", 1<<20, 1024, "largest request body the API reads")
 	p.ResultRetention = r.Duration("RESULT_RETENTION", 24*time.Hour,
 		"how long a delivered callback's status stays readable")
+	p.ServiceDefinitionsDir = r.String("SERVICE_DEFINITIONS_DIR", "",
+		"directory of service definitions (JSON or YAML) results are checked against")
+	p.DefaultService = r.String("SERVICE_DEFAULT", "",
+		"apiName of the definition used when a request names none (default: the only one)")
 	if needTokens && len(p.APITokens) == 0 {
 		r.Fail("API_TOKENS", "is required: at least one bearer token for the API")
 	}

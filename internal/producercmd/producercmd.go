@@ -60,7 +60,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 func newClient(cfg config.Producer) (*producer.Client, error) {
+	defs, err := loadDefinitions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return producer.New(producer.Config{
+		Definitions:  defs,
 		RedisURL:     cfg.RedisURL,
 		Queue:        cfg.Queue,
 		DefaultOrgID: cfg.DefaultOrgID,
@@ -223,4 +228,22 @@ func trimSpace(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
+}
+
+// loadDefinitions reads the service definitions; a bad one stops the start
+// with the file and the path of every problem.
+func loadDefinitions(cfg config.Producer) (*callback.Registry, error) {
+	if cfg.ServiceDefinitionsDir == "" {
+		return nil, nil
+	}
+	reg, err := callback.LoadServiceDefinitions(cfg.ServiceDefinitionsDir)
+	if err != nil {
+		return nil, fmt.Errorf("load service definitions: %w", err)
+	}
+	if cfg.DefaultService != "" {
+		if err := reg.SetDefault(cfg.DefaultService); err != nil {
+			return nil, fmt.Errorf("SERVICE_DEFAULT: %w", err)
+		}
+	}
+	return reg, nil
 }

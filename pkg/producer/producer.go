@@ -46,6 +46,9 @@ type Config struct {
 	MaxAttempts int
 	// TaskTimeout bounds one attempt; 40 s when zero. Whole seconds.
 	TaskTimeout time.Duration
+	// Definitions are the service definitions results are checked against;
+	// nil checks only the envelope, the success rule and the IDs.
+	Definitions *callback.Registry
 	// Retention is how long a delivered callback's status stays readable;
 	// 24 h when zero, none when negative.
 	Retention time.Duration
@@ -117,6 +120,9 @@ type Request struct {
 	Result json.RawMessage `json:"result"`
 	// RequestID is sent as X-Request-Id; the job id when empty.
 	RequestID string `json:"requestId,omitempty"`
+	// Service is the apiName of the service definition the result follows;
+	// the default definition when empty.
+	Service string `json:"service,omitempty"`
 	// ReceivedAt is when Adobe's request arrived, which starts the
 	// deadline; the enqueue time when nil.
 	ReceivedAt *time.Time `json:"receivedAt,omitempty"`
@@ -146,12 +152,14 @@ func ParseRequest(data []byte) (Request, error) {
 			req.Result = raw
 		case "requestId":
 			err = json.Unmarshal(raw, &req.RequestID)
+		case "service":
+			err = json.Unmarshal(raw, &req.Service)
 		case "receivedAt":
 			err = json.Unmarshal(raw, &req.ReceivedAt)
 		default:
 			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeUnknownProperty,
 				Message: "is not a member of a callback request (execution, result, " +
-					"requestId, receivedAt)"})
+					"requestId, receivedAt, service)"})
 		}
 		if err != nil {
 			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeType,
@@ -209,9 +217,13 @@ func (c *Client) EnqueueRequest(ctx context.Context, req Request) (*Receipt, err
 	if err != nil {
 		return nil, err
 	}
-	cb, err := callback.Prepare(exec, req.Result)
+	def, err := c.definition(req.Service, "service")
+	if err != nil {
+		return nil, err
+	}
+	cb, err := callback.PrepareWith(exec, req.Result, def)
 	return c.enqueue(ctx, exec, cb, prefixSyntax(err, "result"),
-		options{requestID: req.RequestID, receivedAt: req.ReceivedAt})
+		options{requestID: req.RequestID, receivedAt: req.ReceivedAt, def: def})
 }
 
 // Option adjusts one Enqueue.
@@ -220,6 +232,8 @@ type Option func(*options)
 type options struct {
 	requestID  string
 	receivedAt *time.Time
+	service    string
+	def        *callback.ServiceDefinition
 }
 
 // WithRequestID sets the X-Request-Id the callback carries.
@@ -233,11 +247,16 @@ func WithReceivedAt(t time.Time) Option { return func(o *options) { o.receivedAt
 // queues the callback. exec is typically from callback.ParseExecutionRequest.
 func (c *Client) Enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 	result callback.Result, opts ...Option) (*Receipt, error) {
-	cb, err := callback.PrepareResult(exec, result)
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
+	def, err := c.definition(o.service, "WithService")
+	if err != nil {
+		return nil, err
+	}
+	o.def = def
+	cb, err := callback.PrepareResultWith(exec, result, def)
 	return c.enqueue(ctx, exec, cb, err, o)
 }
 
@@ -293,7 +312,7 @@ func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 	if o.receivedAt != nil {
 		received = o.receivedAt.UTC()
 	}
-	deadline := received.Add(time.Duration(exec.ActionConfig.TimeoutMinutes()) * time.Minute)
+	deadline := received.Add(time.Duration(timeoutMinutes(exec, o.def)) * time.Minute)
 	if !now.Before(deadline) {
 		vs = append(vs, callback.Violation{Path: "receivedAt", Code: callback.CodeOutOfRange,
 			Message: fmt.Sprintf("the callback deadline %s has passed", deadline.Format(time.RFC3339))})
@@ -314,6 +333,7 @@ func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 		OrgID:       org,
 		EntityType:  cb.EntityType,
 		EntityIDs:   cb.EntityIDs,
+		Service:     serviceName(o.def),
 		Body:        cb.Body,
 		Deadline:    deadline,
 		EnqueuedAt:  now,
