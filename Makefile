@@ -9,17 +9,28 @@ BIN := bin
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build the producer, worker and adobesim binaries into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: test
-test: ## vet, unit and integration tests on real Redis (a throwaway one unless REDIS_URL is set), brief fuzzing
+test: ## vet, unit and integration tests on real Redis (a throwaway one unless REDIS_URL is set), brief fuzzing, each Go benchmark once, the short chaos run
 	$(GO) vet $(PKGS)
+	$(MAKE) --no-print-directory rules-test
 	scripts/with-services.sh $(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+	$(MAKE) --no-print-directory bench-smoke
+	$(MAKE) --no-print-directory chaos-short
+
+.PHONY: chaos
+chaos: ## 10,000 callbacks while workers are killed, Redis crashes and PostgreSQL stops 60 s; fails if one is lost (~3 min)
+	$(GO) run ./cmd/chaos
+
+.PHONY: chaos-short
+chaos-short: ## the CI chaos run: 1,000 callbacks, 3 kills, a Redis crash, PostgreSQL down 10 s (~2 min)
+	$(GO) run ./cmd/chaos -short
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 5s)
@@ -30,8 +41,16 @@ demo: ## run the whole pipeline on Adobe's examples and print a summary (under a
 	$(GO) run ./cmd/demo
 
 .PHONY: bench
-bench: ## Go benchmarks of the hot paths
+bench: ## the dispatcher against a bare asynq sender, side by side; prints a table, writes docs/benchmarks.md (~8 min)
+	BENCH_COMMAND="make bench" scripts/with-services.sh $(GO) run ./cmd/bench $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: ## the Go benchmarks of the hot paths (validation, envelope, job, sender)
 	scripts/with-services.sh $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: bench-smoke
+bench-smoke: ## run every Go benchmark once, as make test does
+	scripts/with-services.sh $(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
 
 .PHONY: lint
 lint: ## golangci-lint v2 with .golangci.yml
@@ -56,6 +75,11 @@ helm-lint: ## helm lint --strict the chart with each of its ci/ values files
 	for f in $(CHART)/ci/*-values.yaml; do \
 		$(BIN)/helm lint --strict --kube-version 1.30.0 $(CHART) -f "$$f" || exit 1; \
 	done
+
+.PHONY: rules-test
+rules-test: ## promtool check and unit-test the alert rules (deploy/prometheus; apt-get install prometheus)
+	promtool check rules deploy/prometheus/alerts.yaml
+	promtool test rules deploy/prometheus/alerts_test.yaml
 
 .PHONY: helm-test
 helm-test: ## lint and render the Helm chart and check every manifest (deploy/helm)

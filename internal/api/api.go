@@ -29,6 +29,19 @@ type Config struct {
 	MaxBodyBytes int64
 	// DeadLetters serves /v1/dead-letters; nil without a database.
 	DeadLetters *DeadLetters
+	// Metrics counts enqueues and requeues; nil counts nothing.
+	Metrics Metrics
+}
+
+// Metrics is told what the API did, for the producer's metrics.
+type Metrics interface {
+	// Enqueued counts one POST /v1/callbacks by the execution request's
+	// objectData.objectType ("" when unreadable) and its result: queued,
+	// duplicate, refused (4xx) or error (5xx).
+	Enqueued(entityType, result string)
+	// Requeued counts n dead letters requeued or skipped by one requeue
+	// that was not a dry run.
+	Requeued(result string, n int)
 }
 
 // Server is the producer API.
@@ -38,11 +51,13 @@ type Server struct {
 	tokens  [][sha256.Size]byte
 	maxBody int64
 	dead    *DeadLetters
+	metrics Metrics
 }
 
 // New returns the API over a producer client.
 func New(client *producer.Client, cfg Config, log *slog.Logger) *Server {
-	s := &Server{client: client, log: log, maxBody: cfg.MaxBodyBytes, dead: cfg.DeadLetters}
+	s := &Server{client: client, log: log, maxBody: cfg.MaxBodyBytes, dead: cfg.DeadLetters,
+		metrics: cfg.Metrics}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
 	}
@@ -94,10 +109,12 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
+		s.countEnqueue(nil, "refused")
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
 			"the request body is larger than the limit of "+formatBytes(s.maxBody), nil)
 		return
 	case err != nil:
+		s.countEnqueue(nil, "refused")
 		writeError(w, http.StatusBadRequest, "unreadable_body", "the request body could not be read",
 			nil)
 		return
@@ -107,11 +124,33 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 		var receipt *producer.Receipt
 		receipt, err = s.client.EnqueueRequest(r.Context(), req)
 		if err == nil {
+			result := "queued"
+			if receipt.Duplicate {
+				result = "duplicate"
+			}
+			s.countEnqueue(req.Execution, result)
 			s.accepted(r.Context(), w, receipt)
 			return
 		}
 	}
-	s.refuse(w, r, err)
+	s.countEnqueue(req.Execution, s.refuse(w, r, err))
+}
+
+// countEnqueue tells the metrics of one enqueue request. Only the
+// objectType is read from the execution request, and only when counted.
+func (s *Server) countEnqueue(execution json.RawMessage, result string) {
+	if s.metrics == nil {
+		return
+	}
+	var e struct {
+		ObjectData struct {
+			ObjectType string `json:"objectType"`
+		} `json:"objectData"`
+	}
+	if len(execution) > 0 {
+		_ = json.Unmarshal(execution, &e)
+	}
+	s.metrics.Enqueued(e.ObjectData.ObjectType, result)
 }
 
 func (s *Server) accepted(ctx context.Context, w http.ResponseWriter, receipt *producer.Receipt) {
@@ -132,8 +171,9 @@ func (s *Server) accepted(ctx context.Context, w http.ResponseWriter, receipt *p
 }
 
 // refuse answers a failed enqueue: 400 for malformed JSON, 422 for contract
-// violations, 503 when the queue is unreachable.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+// violations, 503 when the queue is unreachable. It returns the result the
+// metrics count: refused for the caller's faults, error for ours.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) string {
 	var syntax *callback.SyntaxError
 	var vs callback.Violations
 	var qe *producer.QueueError
@@ -149,10 +189,13 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "queue unreachable", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "queue_unavailable",
 			"the queue could not be reached; nothing was queued, retry later", nil)
+		return "error"
 	default:
 		s.log.ErrorContext(r.Context(), "enqueue failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "the callback was not queued", nil)
+		return "error"
 	}
+	return "refused"
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {

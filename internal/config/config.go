@@ -88,8 +88,11 @@ type Worker struct {
 	// IMSTokenKey encrypts cached tokens in Redis when set (AES-256).
 	IMSTokenKey []byte
 	// APIKey is sent as X-Api-Key; Adobe's gateways expect the client id.
-	APIKey           string
-	Concurrency      int
+	APIKey      string
+	Concurrency int
+	// Servers is how many asynq servers, each with its own dequeue loop,
+	// share Concurrency in this process.
+	Servers          int
 	HTTPTimeout      time.Duration
 	DialTimeout      time.Duration
 	TLSTimeout       time.Duration
@@ -133,6 +136,9 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 	w.APIKey = r.String("CALLBACK_API_KEY", "",
 		"X-Api-Key header (default: IMS_CLIENT_ID, else the first file profile's client id)")
 	w.Concurrency = r.Int("CONCURRENCY", 50, 1, "callbacks sent at once by this process")
+	w.Servers = r.Int("WORKER_SERVERS", DefaultServers, 1,
+		"asynq servers (dequeue loops) in this process, sharing CONCURRENCY; at most "+
+			"one per CONCURRENCY slot")
 	w.HTTPTimeout = r.Duration("HTTP_TIMEOUT", 10*time.Second, "limit on one callback POST")
 	w.DialTimeout = r.Duration("HTTP_DIAL_TIMEOUT", 3*time.Second, "limit on a TCP connect")
 	w.TLSTimeout = r.Duration("HTTP_TLS_TIMEOUT", 5*time.Second, "limit on a TLS handshake")
@@ -154,6 +160,8 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 	if w.APIKey == "" {
 		w.APIKey = defaultAPIKey(w.IMSProfiles)
 	}
+	// Each server needs a callback slot of its own.
+	w.Servers = min(w.Servers, w.Concurrency)
 	w.validate(r)
 	return w, r, r.Err()
 }
@@ -181,7 +189,19 @@ func (w Worker) validate(r *envconfig.Reader) {
 	if w.RetryCap < w.RetryBase {
 		r.Fail("RETRY_CAP", "%s is below RETRY_BASE (%s)", w.RetryCap, w.RetryBase)
 	}
+	if w.Servers > MaxServers {
+		r.Fail("WORKER_SERVERS", "%d is above %d", w.Servers, MaxServers)
+	}
 }
+
+// DefaultServers and MaxServers bound WORKER_SERVERS. One asynq server
+// dequeues one task per Redis round trip, which caps a process near 6k
+// callbacks a second on two cores whatever its concurrency; four lift that
+// cap, and poll an idle queue four times as often (docs/benchmarks.md).
+const (
+	DefaultServers = 4
+	MaxServers     = 16
+)
 
 // defaultAPIKey is the client id of the default profile, else of the first.
 //
@@ -306,6 +326,8 @@ func knownOrgs(r *envconfig.Reader, c Common) []string {
 type Producer struct {
 	Common
 	Listen string
+	// OpsListen is the address of /metrics, /healthz and /readyz.
+	OpsListen string
 	// APITokens are the bearer tokens the API accepts.
 	APITokens       []string
 	MaxBodyBytes    int
@@ -331,6 +353,7 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 		checkDefaultOrg(r, p.DefaultOrgID, p.KnownOrgIDs, false)
 	}
 	p.Listen = r.String("LISTEN", ":8080", "address of the producer API")
+	p.OpsListen = r.String("OPS_LISTEN", ":9090", "address of /metrics, /healthz and /readyz")
 	tokens := r.Secret("API_TOKENS", "bearer tokens the API accepts, comma-separated (required)")
 	for _, t := range strings.Split(tokens, ",") {
 		if t = strings.TrimSpace(t); t != "" {

@@ -82,3 +82,40 @@ func TestHelpListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerServersAreBoundedByConcurrency(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		servers     string
+		concurrency string
+		// want is the number of servers, or 0 when the settings are refused.
+		want int
+	}{
+		{name: "four servers share fifty slots", servers: "4", concurrency: "50", want: 4},
+		{name: "the default is four", concurrency: "50", want: DefaultServers},
+		{name: "one server per slot is the most", servers: "4", concurrency: "3", want: 3},
+		{name: "the default with one slot is one", concurrency: "1", want: 1},
+		{name: "more than the maximum is refused", servers: "17", concurrency: "100"},
+		{name: "zero servers is refused", servers: "0", concurrency: "50"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"IMS_CLIENT_ID": "client", "IMS_CLIENT_SECRET": "secret",
+				"CONCURRENCY": c.concurrency}
+			if c.servers != "" {
+				env["WORKER_SERVERS"] = c.servers
+			}
+			w, _, err := LoadWorker(envconfig.MapLookup(env))
+			if c.want > 0 && (err != nil || w.Servers != c.want) {
+				t.Errorf("WORKER_SERVERS=%q: %d servers, want %d (%v)", c.servers, w.Servers,
+					c.want, err)
+			}
+			if c.want == 0 && (err == nil || !strings.Contains(err.Error(), "WORKER_SERVERS:")) {
+				t.Errorf("WORKER_SERVERS=%s with CONCURRENCY=%s accepted: %v", c.servers,
+					c.concurrency, err)
+			}
+		})
+	}
+}

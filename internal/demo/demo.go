@@ -130,7 +130,7 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 		return err
 	}
 	if err := procs.start("producer", append(common, "LISTEN="+apiAddr,
-		"API_TOKENS="+apiToken)); err != nil {
+		"OPS_LISTEN="+freeAddr(), "API_TOKENS="+apiToken)); err != nil {
 		return err
 	}
 	for _, probe := range []string{"http://" + simAddr + "/sim/stats",

@@ -3,6 +3,7 @@
 package job
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,7 +34,7 @@ type Job struct {
 	// Service is the apiName of the service definition, when known.
 	Service string `json:"service,omitempty"`
 	// Body is the callback envelope, sent as is.
-	Body json.RawMessage `json:"body"`
+	Body json.RawMessage `json:"body,omitempty"`
 	// Deadline is when Adobe stops waiting: no attempt is made after it.
 	Deadline time.Time `json:"deadline"`
 	// EnqueuedAt is when the producer queued the job.
@@ -47,16 +48,34 @@ func IDFromToken(token string) string {
 	return "cb_" + hex.EncodeToString(sum[:16])
 }
 
-// Encode returns the task payload of a job.
+// Encode returns the task payload of a job: its other fields as one line
+// of JSON, a newline, then the body as it is. A worker then takes the body
+// without scanning it: decoding a job with a 1 KiB body costs a third of
+// what one JSON object did (BenchmarkDecode1KiB, docs/benchmarks.md).
 func (j *Job) Encode() ([]byte, error) {
-	return json.Marshal(j)
+	head := *j
+	head.Body = nil
+	data, err := json.Marshal(&head)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(data)+1+len(j.Body))
+	out = append(out, data...)
+	out = append(out, '\n')
+	return append(out, j.Body...), nil
 }
 
-// Decode reads a task payload.
+// Decode reads a task payload. It also reads the payloads queued before
+// the body was framed, which are one JSON object: encoding/json never
+// writes a raw newline, so one can only be the frame.
 func Decode(payload []byte) (*Job, error) {
 	var j Job
-	if err := json.Unmarshal(payload, &j); err != nil {
+	head, body, framed := bytes.Cut(payload, []byte{'\n'})
+	if err := json.Unmarshal(head, &j); err != nil {
 		return nil, fmt.Errorf("decode callback job: %w", err)
+	}
+	if framed {
+		j.Body = body
 	}
 	if j.CallbackURL == "" || j.Token == "" || len(j.Body) == 0 {
 		return nil, fmt.Errorf("decode callback job: callbackUrl, token and body are required")

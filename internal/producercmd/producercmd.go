@@ -17,6 +17,7 @@ import (
 	"github.com/callback-dispatcher/dispatcher/internal/api"
 	"github.com/callback-dispatcher/dispatcher/internal/config"
 	"github.com/callback-dispatcher/dispatcher/internal/logging"
+	"github.com/callback-dispatcher/dispatcher/internal/metrics"
 	"github.com/callback-dispatcher/dispatcher/pkg/callback"
 	"github.com/callback-dispatcher/dispatcher/pkg/producer"
 )
@@ -103,6 +104,17 @@ func serve(ctx context.Context, stderr io.Writer) int {
 		defer closeDead()
 		apiCfg.DeadLetters = dead
 	}
+	reg := metrics.NewRegistry()
+	if apiCfg.Metrics, err = metrics.NewProducer(reg); err != nil {
+		log.Error("producer not started", "err", err)
+		return 1
+	}
+	ops, err := serveOps(cfg, client, reg, apiCfg.DeadLetters, log)
+	if err != nil {
+		log.Error("producer not started", "err", err)
+		return 1
+	}
+	defer ops.close()
 	srv := &http.Server{
 		Handler:           api.New(client, apiCfg, log).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -115,8 +127,8 @@ func serve(ctx context.Context, stderr io.Writer) int {
 		log.Error("producer not started", "err", err)
 		return 1
 	}
-	log.Info("producer API listening", append([]any{"addr", ln.Addr().String()},
-		cfg.Summary()...)...)
+	log.Info("producer API listening", append([]any{"addr", ln.Addr().String(),
+		"ops_addr", ops.addr}, cfg.Summary()...)...)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -71,6 +71,10 @@ type attempt struct {
 
 // ProcessTask makes one attempt at a callback.
 func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	if o, ok := h.observer.(RunObserver); ok {
+		o.RunStarted(ctx)
+		defer o.RunEnded(ctx)
+	}
 	id, _ := asynq.GetTaskID(ctx)
 	retried, _ := asynq.GetRetryCount(ctx)
 	a := &attempt{id: id, n: retried + 1, started: h.now(), result: t.ResultWriter()}
@@ -254,6 +258,9 @@ func (h *Handler) deadLetter(ctx context.Context, a *attempt, dl job.DeadLetter)
 	}
 	h.log.WarnContext(ctx, "callback dead-lettered", "job_id", a.id, "reason", dl.Reason,
 		"status", dl.Status, "attempts", dl.Attempts)
+	if o, ok := h.observer.(DeadLetterObserver); ok {
+		o.ObserveDeadLetter(ctx, a.id, dl)
+	}
 	return fmt.Errorf("dead letter %s (status %d): %w", dl.Reason, dl.Status, asynq.SkipRetry)
 }
 

@@ -40,6 +40,20 @@ type DeadLetterStore interface {
 	SaveDeadLetter(ctx context.Context, jobID string, j *job.Job, dl job.DeadLetter) error
 }
 
+// DeadLetterObserver is an Observer that is also told of each dead letter
+// the handler decides on, once it is stored (or, without a store, once the
+// task is archived): metrics count dead letters by reason this way.
+type DeadLetterObserver interface {
+	ObserveDeadLetter(ctx context.Context, jobID string, dl job.DeadLetter)
+}
+
+// RunObserver is an Observer that is also told when a task run starts and
+// ends, whatever its outcome, as an in-flight gauge needs.
+type RunObserver interface {
+	RunStarted(ctx context.Context)
+	RunEnded(ctx context.Context)
+}
+
 // Observers fans one attempt out to several observers.
 type Observers []Observer
 
@@ -47,5 +61,32 @@ type Observers []Observer
 func (os Observers) ObserveAttempt(ctx context.Context, a Attempt) {
 	for _, o := range os {
 		o.ObserveAttempt(ctx, a)
+	}
+}
+
+// ObserveDeadLetter tells each observer that is a DeadLetterObserver.
+func (os Observers) ObserveDeadLetter(ctx context.Context, jobID string, dl job.DeadLetter) {
+	for _, o := range os {
+		if d, ok := o.(DeadLetterObserver); ok {
+			d.ObserveDeadLetter(ctx, jobID, dl)
+		}
+	}
+}
+
+// RunStarted tells each observer that is a RunObserver.
+func (os Observers) RunStarted(ctx context.Context) {
+	for _, o := range os {
+		if r, ok := o.(RunObserver); ok {
+			r.RunStarted(ctx)
+		}
+	}
+}
+
+// RunEnded tells each observer that is a RunObserver.
+func (os Observers) RunEnded(ctx context.Context) {
+	for _, o := range os {
+		if r, ok := o.(RunObserver); ok {
+			r.RunEnded(ctx)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,9 +20,10 @@ import (
 	"github.com/callback-dispatcher/dispatcher/internal/urlguard"
 )
 
-// Worker is a running callback worker: an asynq server and its handler.
+// Worker is a running callback worker: one or more asynq servers on the
+// callback queue, sharing one handler.
 type Worker struct {
-	server  *asynq.Server
+	servers []*asynq.Server
 	handler *Handler
 	conn    *redisconn.Conn
 	log     *slog.Logger
@@ -63,15 +65,32 @@ func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger, opts ...Opti
 		MaxRateLimitWaits: cfg.RateLimitWaits,
 	}
 	h := NewHandler(sender, tokens, conn.Client, log, policy)
-	srv := NewAsynqServer(conn.Opt, ServerOptions{
-		Queue:            cfg.Queue,
-		Concurrency:      cfg.Concurrency,
-		ShutdownTimeout:  cfg.ShutdownTimeout,
-		TaskCheck:        cfg.TaskCheck,
-		DelayedTaskCheck: cfg.DelayedTaskCheck,
-		Backoff:          policy.Backoff,
-	}, log)
-	return &Worker{server: srv, handler: h, conn: conn, log: log, err: err}
+	w := &Worker{handler: h, conn: conn, log: log, err: err}
+	for _, n := range SplitConcurrency(cfg.Concurrency, cfg.Servers) {
+		w.servers = append(w.servers, NewAsynqServer(conn.Opt, ServerOptions{
+			Queue:            cfg.Queue,
+			Concurrency:      n,
+			ShutdownTimeout:  cfg.ShutdownTimeout,
+			TaskCheck:        cfg.TaskCheck,
+			DelayedTaskCheck: cfg.DelayedTaskCheck,
+			Backoff:          policy.Backoff,
+		}, log))
+	}
+	return w
+}
+
+// SplitConcurrency shares concurrency among servers as evenly as it can;
+// every server gets at least one slot.
+func SplitConcurrency(concurrency, servers int) []int {
+	servers = max(min(servers, concurrency), 1)
+	out := make([]int, servers)
+	for i := range out {
+		out[i] = concurrency / servers
+		if i < concurrency%servers {
+			out[i]++
+		}
+	}
+	return out
 }
 
 // newTokenPool returns the IMS token source shared, through the queue's
@@ -134,15 +153,29 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.err != nil {
 		return fmt.Errorf("start worker: %w", w.err)
 	}
-	if err := w.server.Start(Mux(w.handler)); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	mux := Mux(w.handler)
+	for i, srv := range w.servers {
+		if err := srv.Start(mux); err != nil {
+			w.shutdown(w.servers[:i])
+			return fmt.Errorf("start worker: %w", err)
+		}
 	}
-	w.log.Info("worker started")
+	w.log.Info("worker started", "servers", len(w.servers))
 	<-ctx.Done()
 	w.log.Info("worker stopping")
-	w.server.Shutdown()
+	w.shutdown(w.servers)
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// shutdown stops servers at once, so that they share the shutdown timeout
+// rather than take it in turn.
+func (w *Worker) shutdown(servers []*asynq.Server) {
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(srv.Shutdown)
+	}
+	wg.Wait()
 }
 
 // Ping reports whether Redis answers, for readiness.

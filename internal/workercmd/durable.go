@@ -28,8 +28,11 @@ type durable struct {
 }
 
 // openDurable connects to PostgreSQL, refuses an unmigrated schema, and
-// attaches the dead-letter store and the attempt log to h. Its background
-// loops run until close.
+// attaches the dead-letter store to h (instrument attaches the attempt log,
+// together with the metrics). Its background
+// loops run until close. When PostgreSQL does not answer, the worker starts
+// anyway, since dead letters then go to the Redis outbox, and the schema is
+// checked once PostgreSQL is back.
 func openDurable(ctx context.Context, cfg config.Worker, conn *redisconn.Conn,
 	h *worker.Handler, log *slog.Logger) (*durable, error) {
 	st, err := store.Open(ctx, cfg.Store.DatabaseURL)
@@ -38,14 +41,14 @@ func openDurable(ctx context.Context, cfg config.Worker, conn *redisconn.Conn,
 	}
 	checkCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := st.CheckMigrated(checkCtx); err != nil {
+	unchecked := st.CheckMigrated(checkCtx)
+	if unchecked != nil && !store.IsUnavailable(unchecked) {
 		st.Close()
-		return nil, err
+		return nil, unchecked
 	}
 	d := &durable{store: st, outbox: deadletter.NewDurable(st, conn.Client, log),
 		log: attemptlog.New(st, attemptlog.Config{}, log)}
 	h.StoreDeadLettersIn(d.outbox)
-	h.Observe(d.log)
 	d.log.Start()
 
 	bg, stop := context.WithCancel(context.Background())
@@ -55,7 +58,36 @@ func openDurable(ctx context.Context, cfg config.Worker, conn *redisconn.Conn,
 	d.running.Go(func() { d.outbox.RunDrainer(bg, cfg.Store.OutboxInterval) })
 	d.running.Go(func() { sweeper.Run(bg, cfg.Store.SweepInterval) })
 	d.running.Go(func() { purgeAttempts(bg, st, cfg.Store.AttemptRetention, log) })
+	if unchecked != nil {
+		log.Warn("PostgreSQL unavailable at start; dead letters go to the Redis outbox",
+			"err", unchecked)
+		d.running.Go(func() { checkSchemaLater(bg, st, log) })
+	}
 	return d, nil
+}
+
+// checkSchemaLater checks the schema once PostgreSQL answers. A schema
+// found unmigrated then cannot stop the worker, which is already sending:
+// it is logged as an Error, and dead letters stay in the outbox meanwhile.
+func checkSchemaLater(ctx context.Context, st *store.Store, log *slog.Logger) {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		err := st.CheckMigrated(ctx)
+		switch {
+		case err == nil:
+			log.Info("PostgreSQL answers; schema migrated")
+			return
+		case ctx.Err() != nil || store.IsUnavailable(err):
+			continue
+		}
+		log.Error("dead-letter store unusable; dead letters stay in the Redis outbox",
+			"err", err)
+		return
+	}
 }
 
 // close stops the loops and flushes the attempt log; call it after the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/callback-dispatcher/dispatcher/internal/config"
 	"github.com/callback-dispatcher/dispatcher/internal/logging"
+	"github.com/callback-dispatcher/dispatcher/internal/metrics"
 	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
 	"github.com/callback-dispatcher/dispatcher/internal/worker"
 )
@@ -47,13 +48,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer conn.Close()
-	w := worker.New(cfg, conn, log)
+	reg := metrics.NewRegistry()
+	w := worker.New(cfg, conn, log, worker.WithMetrics(reg))
 
+	var d *durable
 	if cfg.Store.DatabaseURL == "" {
 		log.Warn("dead letters are not durable", "err", errNoStore)
 	} else {
-		d, err := openDurable(ctx, cfg, conn, w.Handler(), log)
-		if err != nil {
+		if d, err = openDurable(ctx, cfg, conn, w.Handler(), log); err != nil {
 			log.Error("worker not started", "err", err)
 			return 2
 		}
@@ -61,8 +63,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// attempt of the shutdown is flushed.
 		defer d.close()
 	}
+	shared, err := instrument(reg, cfg, conn, w.Handler(), d, log)
+	if err != nil {
+		log.Error("worker not started", "err", err)
+		return 1
+	}
+	defer shared.Stop()
 
-	health, err := serveHealth(cfg.OpsListen, w)
+	health, err := serveHealth(cfg.OpsListen, w, metrics.Handler(reg))
 	if err != nil {
 		log.Error("worker not started", "err", err)
 		return 1
@@ -77,14 +85,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// healthServer serves /healthz (the process runs) and /readyz (Redis
-// answers).
+// healthServer serves /healthz (the process runs), /readyz (Redis
+// answers) and /metrics.
 type healthServer struct {
 	*http.Server
 	Addr string
 }
 
-func serveHealth(addr string, w *worker.Worker) (*healthServer, error) {
+func serveHealth(addr string, w *worker.Worker, metrics http.Handler) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for health probes: %w", err)
@@ -102,6 +110,7 @@ func serveHealth(addr string, w *worker.Worker) (*healthServer, error) {
 		}
 		rw.Write([]byte("ready\n"))
 	})
+	mux.Handle("GET /metrics", metrics)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	// Serve returns only when the server is closed at exit.
 	go func() { _ = srv.Serve(ln) }()

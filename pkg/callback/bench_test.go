@@ -88,3 +88,77 @@ func BenchmarkCheckEnvelopeAccountPerson50(b *testing.B) {
 		}
 	}
 }
+
+// lead1KiB returns Adobe's lead example and a result whose callback body
+// is about 1 KiB, the size make bench sends.
+func lead1KiB(b *testing.B) (*callback.ExecutionRequest, callback.Result) {
+	b.Helper()
+	exec, err := callback.ParseExecutionRequest(adobeFile(b, "examples/examples-03.json"))
+	if err != nil {
+		b.Fatalf("parse request: %v", err)
+	}
+	return exec, callback.Result{
+		ActivityData: callback.ActivityData{Success: true},
+		LeadData: &callback.EntityData{Fields: map[string]any{
+			"mobilePhone": "+1-555-0101", "seniority": "Vice President",
+			"notes": strings.Repeat("n", 900)}},
+	}
+}
+
+// BenchmarkPrepareResultLead1KiB builds the envelope of a lead callback from
+// a result built in Go, as producer.Client.Enqueue does.
+func BenchmarkPrepareResultLead1KiB(b *testing.B) {
+	exec, result := lead1KiB(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := callback.PrepareResult(exec, result); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPrepareLead1KiB is the same from the result's JSON, as the HTTP
+// API receives it.
+func BenchmarkPrepareLead1KiB(b *testing.B) {
+	exec, result := lead1KiB(b)
+	data, err := json.Marshal(result)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := callback.Prepare(exec, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseExecutionRequestLead validates Adobe's lead example, as the
+// HTTP API does with each request.
+func BenchmarkParseExecutionRequestLead(b *testing.B) {
+	data := adobeFile(b, "examples/examples-03.json")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := callback.ParseExecutionRequest(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckEnvelopeLead1KiB validates a 1 KiB callback body, as the
+// simulator does with each callback.
+func BenchmarkCheckEnvelopeLead1KiB(b *testing.B) {
+	exec, result := lead1KiB(b)
+	cb, err := callback.PrepareResult(exec, result)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(cb.Body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := callback.CheckEnvelope(cb.Body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

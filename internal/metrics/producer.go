@@ -1,0 +1,95 @@
+package metrics
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
+)
+
+// Results of an enqueue, as the result label of the enqueue counter.
+const (
+	// EnqueueQueued means a new job was queued (202).
+	EnqueueQueued = "queued"
+	// EnqueueDuplicate means the execution token was queued before (200).
+	EnqueueDuplicate = "duplicate"
+	// EnqueueRefused means the request was malformed, too large or broke
+	// the contract (4xx): nothing was queued.
+	EnqueueRefused = "refused"
+	// EnqueueError means the queue could not be reached or another fault
+	// of ours (5xx): nothing was queued.
+	EnqueueError = "error"
+)
+
+// Results of a requeue, as the result label of the requeue counter.
+const (
+	RequeueRequeued = "requeued"
+	RequeueSkipped  = "skipped"
+)
+
+// entityUnknown is the entity_type of a request whose objectType could not
+// be read or is not one of Adobe's three.
+const entityUnknown = "unknown"
+
+var (
+	entityTypes = []string{callback.EntityLead, callback.EntityAccount,
+		callback.EntityAccountPerson}
+	enqueueResults = []string{EnqueueQueued, EnqueueDuplicate, EnqueueRefused, EnqueueError}
+	requeueResults = []string{RequeueRequeued, RequeueSkipped}
+)
+
+// Producer counts what the producer API queued and requeued. It satisfies
+// the API's Metrics interface.
+//
+// TODO(observability): requeues made with `producer dlq requeue`, a command
+// no Prometheus scrapes, are not counted in requeues_total; the store's
+// requeued count (dead_letter_store_size{state="requeued"}) includes them.
+type Producer struct {
+	enqueued *prometheus.CounterVec
+	requeues *prometheus.CounterVec
+}
+
+// NewProducer creates the producer metrics and registers them with reg.
+func NewProducer(reg prometheus.Registerer) (*Producer, error) {
+	p := &Producer{
+		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "enqueued_total",
+			Help: "Callback enqueue requests to the producer API by entity type and result " +
+				"(queued, duplicate, refused, error).",
+		}, []string{"entity_type", "result"}),
+		requeues: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "requeues_total",
+			Help: "Dead letters requeued or skipped through the producer API, dry runs " +
+				"left out.",
+		}, []string{"result"}),
+	}
+	if err := register(reg, p.enqueued, p.requeues); err != nil {
+		return nil, fmt.Errorf("register producer metrics: %w", err)
+	}
+	for _, e := range append(entityTypes, entityUnknown) {
+		for _, r := range enqueueResults {
+			p.enqueued.WithLabelValues(e, r)
+		}
+	}
+	for _, r := range requeueResults {
+		p.requeues.WithLabelValues(r)
+	}
+	return p, nil
+}
+
+// Enqueued counts one enqueue request. entityType is the execution
+// request's objectData.objectType as sent; values other than Adobe's three
+// are counted as unknown.
+func (p *Producer) Enqueued(entityType, result string) {
+	p.enqueued.WithLabelValues(bounded(entityType, entityTypes, entityUnknown),
+		bounded(result, enqueueResults, EnqueueError)).Inc()
+}
+
+// Requeued counts n dead letters with one requeue result.
+func (p *Producer) Requeued(result string, n int) {
+	if n > 0 {
+		p.requeues.WithLabelValues(bounded(result, requeueResults, RequeueSkipped)).
+			Add(float64(n))
+	}
+}

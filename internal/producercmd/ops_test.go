@@ -1,0 +1,124 @@
+package producercmd
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callback-dispatcher/dispatcher/internal/testenv"
+)
+
+func TestServeHasAnOpsListener(t *testing.T) {
+	_, redisURL := testenv.Redis(t)
+	api, ops := loopbackAddr(t), loopbackAddr(t)
+	for k, v := range map[string]string{"REDIS_URL": redisURL, "QUEUE": "ops-test",
+		"LISTEN": api, "OPS_LISTEN": ops, "API_TOKENS": "ops-test-token-0123456789",
+		"DATABASE_URL": ""} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	logs := &serveLog{}
+	go func() { exited <- Main(ctx, []string{"serve"}, nil, io.Discard, logs) }()
+
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/metrics", []string{
+			`callback_dispatcher_enqueued_total{entity_type="lead",result="queued"} 0`,
+			`callback_dispatcher_requeues_total{result="requeued"} 0`,
+			`asynq_queue_size{queue="ops-test"} 0`,
+			`callback_dispatcher_metrics_lease_held{lease="queue"} 1`,
+			"process_start_time_seconds ",
+		}},
+		{"/healthz", []string{"ok"}},
+		{"/readyz", []string{"ready"}},
+	}
+	for _, tt := range tests {
+		deadline := time.Now().Add(20 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		for body := ""; !containsAll(body, tt.want); body = get200(ops + tt.path) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s lacks %q after 20 s; it served:\n%s", tt.path, tt.want, body)
+			}
+			select {
+			case code := <-exited:
+				t.Fatalf("producer serve exited with code %d; its log:\n%s", code, logs)
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
+	}
+	if body := get200(api + "/metrics"); body != "" {
+		t.Error("the API's port serves /metrics; only the ops port should")
+	}
+
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Errorf("exit code %d after the context ended, want 0; log:\n%s", code, logs)
+	}
+}
+
+func containsAll(body string, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			return false
+		}
+	}
+	return body != ""
+}
+
+// get200 returns the body at addr+path, or "" unless it answers 200.
+func get200(url string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+url, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return string(data)
+}
+
+// loopbackAddr returns a loopback address free at the time of the call.
+func loopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serveLog is the program's log, written while the test may read it.
+type serveLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *serveLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *serveLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
