@@ -115,7 +115,8 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.countEnqueue(nil, "refused")
-		writeError(w, http.StatusBadRequest, "unreadable_body", "the request body could not be read",
+		writeError(w, http.StatusBadRequest, "unreadable_body",
+			"the request body could not be read",
 			nil)
 		return
 	}
@@ -192,7 +193,8 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) strin
 		return "error"
 	default:
 		s.log.ErrorContext(r.Context(), "enqueue failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "the callback was not queued", nil)
+		writeError(w, http.StatusInternalServerError, "internal", "the callback was not queued",
+			nil)
 		return "error"
 	}
 	return "refused"
@@ -222,7 +224,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.client.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "redis unreachable"})
+		writeJSON(w, http.StatusServiceUnavailable,
+			map[string]string{"status": "redis unreachable"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

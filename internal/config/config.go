@@ -56,10 +56,12 @@ func readCommon(r *envconfig.Reader) Common {
 		},
 		TaskTimeout: r.Duration("TASK_TIMEOUT", 40*time.Second,
 			"limit on one attempt, token fetches and a 401 resend included (whole seconds)"),
-		MaxAttempts: r.Int("MAX_ATTEMPTS", 5, 1, "sends a callback gets before it is dead-lettered"),
+		MaxAttempts: r.Int("MAX_ATTEMPTS", 5, 1,
+			"sends a callback gets before it is dead-lettered"),
 	}
 	if c.MaxAttempts > 5 {
-		r.Fail("MAX_ATTEMPTS", "%d is above 5, the most the callback contract allows", c.MaxAttempts)
+		r.Fail("MAX_ATTEMPTS", "%d is above 5, the most the callback contract allows",
+			c.MaxAttempts)
 	}
 	if c.TaskTimeout < time.Second || c.TaskTimeout%time.Second != 0 {
 		r.Fail("TASK_TIMEOUT", "%s must be whole seconds, at least 1s (asynq's resolution)",

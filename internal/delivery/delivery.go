@@ -105,7 +105,9 @@ func NewSender(guard *urlguard.Guard, apiKey string, t Timeouts, maxConns int) *
 		Timeout:   t.Total,
 		// A callback URL that redirects is a fault to fix, and following it
 		// could hand the bearer token to another host.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
 	}
 	return &Sender{client: client, guard: guard, apiKey: apiKey}
 }

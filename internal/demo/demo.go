@@ -342,8 +342,8 @@ func summary(out io.Writer, rows []row, fetches int, took time.Duration) {
 				r.requeue)
 		}
 	}
-	fmt.Fprintf(out, "\nIMS tokens fetched: %d (one for the run, one more after the scripted 401)\n",
-		fetches)
+	fmt.Fprintf(out, "\nIMS tokens fetched: %d (one for the run, one more after the scripted "+
+		"401)\n", fetches)
 	fmt.Fprintf(out, "Finished in %.1fs; every process stopped and temporary files removed.\n",
 		took.Seconds())
 }

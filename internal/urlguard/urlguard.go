@@ -82,7 +82,8 @@ func (g *Guard) CheckURL(u *url.URL) error {
 		return fmt.Errorf("%w: no host", ErrRefused)
 	}
 	if !g.hostAllowed(host) {
-		return fmt.Errorf("%w: host %q is not under an allowed domain %v", ErrRefused, host, g.hosts)
+		return fmt.Errorf("%w: host %q is not under an allowed domain %v", ErrRefused, host,
+			g.hosts)
 	}
 	if addr, err := netip.ParseAddr(host); err == nil {
 		if err := g.checkAddr(addr); err != nil {
@@ -150,7 +151,8 @@ func (g *Guard) Control(_, address string, _ syscall.RawConn) error {
 }
 
 // DialContext dials through a dialer whose Control is the guard's.
-func (g *Guard) DialContext(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func (g *Guard) DialContext(d *net.Dialer) func(ctx context.Context, network,
+	addr string) (net.Conn, error) {
 	guarded := *d
 	guarded.Control = g.Control
 	return guarded.DialContext

@@ -110,7 +110,8 @@ func checkNumber(vs *Violations, path at, t DataType, v any) bool {
 		return true
 	}
 	if strings.ContainsAny(n.String(), ".eE") {
-		vs.add(path.String(), CodeType, "must be an integer, written without a fraction or exponent")
+		vs.add(path.String(), CodeType,
+			"must be an integer, written without a fraction or exponent")
 		return false
 	}
 	if _, err := strconv.ParseInt(n.String(), 10, 32); err != nil {
@@ -126,7 +127,8 @@ func checkString(vs *Violations, path at, t DataType, s string) bool {
 		limit = MaxTextBytes
 	}
 	if len(s) > limit {
-		vs.add(path.String(), CodeTooLong, "is %d bytes long; a %s holds at most %d", len(s), t, limit)
+		vs.add(path.String(), CodeTooLong, "is %d bytes long; a %s holds at most %d", len(s), t,
+			limit)
 		return false
 	}
 	var problem string

@@ -315,7 +315,8 @@ func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 	deadline := received.Add(time.Duration(timeoutMinutes(exec, o.def)) * time.Minute)
 	if !now.Before(deadline) {
 		vs = append(vs, callback.Violation{Path: "receivedAt", Code: callback.CodeOutOfRange,
-			Message: fmt.Sprintf("the callback deadline %s has passed", deadline.Format(time.RFC3339))})
+			Message: fmt.Sprintf("the callback deadline %s has passed",
+				deadline.Format(time.RFC3339))})
 	}
 	if len(vs) > 0 {
 		return nil, sortViolations(vs)
