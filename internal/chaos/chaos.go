@@ -64,8 +64,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	}
 
 	superCtx, stopSupervisor := context.WithCancel(ctx)
-	defer stopSupervisor()
-	go r.pool.supervise(superCtx)
+	supervised := make(chan struct{})
+	go func() { r.pool.supervise(superCtx); close(supervised) }()
+	// Stopped before close runs, so that no replacement starts meanwhile.
+	defer func() { stopSupervisor(); <-supervised }()
 	load, err := r.drive(ctx)
 	if err != nil {
 		return nil, err
@@ -77,6 +79,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		return nil, err
 	}
 	stopSupervisor()
+	<-supervised
 	fmt.Fprintln(out, "==> stopping the workers (SIGTERM)")
 	r.pool.stopAll()
 	return r.reconcile(ctx, load, rep)
@@ -155,7 +158,7 @@ func (r *run) startPrograms(ctx context.Context) error {
 			fmt.Sprintf("CONCURRENCY=%d", r.cfg.Concurrency), "RETRY_BASE=200ms",
 			"RETRY_CAP=2s", "DELAYED_TASK_CHECK_INTERVAL=200ms", "ARCHIVE_SWEEP_INTERVAL=5s",
 			"OUTBOX_DRAIN_INTERVAL=1s", "LOG_LEVEL=debug")}
-	r.tl.start = time.Now()
+	r.tl.begin()
 	for range r.cfg.Workers {
 		w, ready, err := r.pool.spawn()
 		if err != nil {
@@ -179,7 +182,7 @@ func (r *run) drive(ctx context.Context) (loadResult, error) {
 	if err != nil {
 		return loadResult{}, err
 	}
-	r.tl.start = time.Now()
+	r.tl.begin()
 	f := &faults{cfg: r.cfg, tl: r.tl, pool: r.pool, redis: r.redis, pg: r.pg,
 		rng: rand.New(rand.NewPCG(r.cfg.Seed, 2))}
 	faultErr := make(chan error, 1)

@@ -46,6 +46,13 @@ func (tl *timeline) add(kind, detail string) Event {
 	return e
 }
 
+// begin sets the time events are measured from.
+func (tl *timeline) begin() {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.start = time.Now()
+}
+
 func (tl *timeline) all() []Event {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -82,29 +83,58 @@ func latestPerCallback(rows []AttemptRow) []AttemptRow {
 	return out
 }
 
+// upsertCallbacks brings each callback's row up to date in one statement
+// over arrays: the attempt log's PostgreSQL CPU per attempt was half in
+// the 500 statements a batch of upserts ran (docs/benchmarks.md). Each
+// callback's entity IDs travel as a JSON array, since PostgreSQL has no
+// arrays of arrays of different lengths.
 func upsertCallbacks(ctx context.Context, tx pgx.Tx, rows []AttemptRow) error {
-	batch := &pgx.Batch{}
-	for _, r := range rows {
-		var completed *time.Time
+	n := len(rows)
+	ids, requestIDs, orgIDs := make([]string, n), make([]string, n), make([]string, n)
+	entityTypes, entityIDs := make([]string, n), make([]string, n)
+	services, states, attempts := make([]string, n), make([]string, n), make([]int32, n)
+	enqueued, deadlines, updated := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	completed := make([]*time.Time, n)
+	for i, r := range rows {
+		ids[i], requestIDs[i], orgIDs[i], entityTypes[i] = r.CallbackID, r.RequestID, r.OrgID,
+			r.EntityType
+		list := []byte("[]")
+		if len(r.EntityIDs) > 0 {
+			var err error
+			if list, err = json.Marshal(r.EntityIDs); err != nil {
+				return fmt.Errorf("update callbacks: %w", err)
+			}
+		}
+		entityIDs[i], services[i], states[i] = string(list), r.Service, r.State
+		attempts[i], enqueued[i], deadlines[i], updated[i] = int32(r.Number), r.EnqueuedAt,
+			r.Deadline, r.StartedAt
 		if r.State != "retrying" {
 			t := r.StartedAt.Add(r.Duration)
-			completed = &t
+			completed[i] = &t
 		}
-		batch.Queue(`
-INSERT INTO callbacks (id, request_id, org_id, entity_type, entity_ids, service, state,
-	attempts, enqueued_at, deadline, updated_at, completed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
-	updated_at = EXCLUDED.updated_at, completed_at = EXCLUDED.completed_at
-WHERE callbacks.updated_at <= EXCLUDED.updated_at`,
-			r.CallbackID, r.RequestID, r.OrgID, r.EntityType, r.EntityIDs, r.Service, r.State,
-			r.Number, r.EnqueuedAt, r.Deadline, r.StartedAt, completed)
 	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	_, err := tx.Exec(ctx, upsertCallbacksSQL, ids, requestIDs, orgIDs, entityTypes, entityIDs,
+		services, states, attempts, enqueued, deadlines, updated, completed)
+	if err != nil {
 		return fmt.Errorf("update callbacks: %w", err)
 	}
 	return nil
 }
+
+const upsertCallbacksSQL = `
+INSERT INTO callbacks (id, request_id, org_id, entity_type, entity_ids, service, state,
+	attempts, enqueued_at, deadline, updated_at, completed_at)
+SELECT u.id, u.request_id, u.org_id, u.entity_type,
+	ARRAY(SELECT jsonb_array_elements_text(u.entity_ids::jsonb)), u.service, u.state,
+	u.attempts, u.enqueued_at, u.deadline, u.updated_at, u.completed_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+	$7::text[], $8::int4[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
+	$12::timestamptz[])
+	AS u(id, request_id, org_id, entity_type, entity_ids, service, state, attempts,
+		enqueued_at, deadline, updated_at, completed_at)
+ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+	updated_at = EXCLUDED.updated_at, completed_at = EXCLUDED.completed_at
+WHERE callbacks.updated_at <= EXCLUDED.updated_at`
 
 // Attempts returns a callback's logged attempts, oldest first.
 func (s *Store) Attempts(ctx context.Context, callbackID string) ([]Attempt, error) {
