@@ -41,7 +41,7 @@ demo: ## run the whole pipeline on Adobe's examples and print a summary (under a
 	$(GO) run ./cmd/demo
 
 .PHONY: bench
-bench: ## the dispatcher against a bare asynq sender, side by side; prints a table, writes docs/benchmarks.md (~8 min)
+bench: ## the dispatcher against a bare asynq sender, side by side; prints a table, writes docs/benchmarks.md (~6 min)
 	BENCH_COMMAND="make bench" scripts/with-services.sh $(GO) run ./cmd/bench $(BENCH_FLAGS)
 
 .PHONY: bench-go

@@ -66,8 +66,10 @@ func RunBare(ctx context.Context, s BareSettings) error {
 	defer func() { _ = conn.Close() }()
 	creds := clientcredentials.Config{ClientID: s.ClientID, ClientSecret: s.Secret,
 		TokenURL: s.TokenURL, AuthStyle: oauth2.AuthStyleInParams}
+	// The same wire as the dispatcher's: no Accept-Encoding, no User-Agent.
 	transport := &http.Transport{MaxIdleConns: s.Concurrency,
-		MaxIdleConnsPerHost: s.Concurrency, IdleConnTimeout: 90 * time.Second}
+		MaxIdleConnsPerHost: s.Concurrency, IdleConnTimeout: 90 * time.Second,
+		DisableCompression: true}
 	sender := &bareSender{
 		tokens: creds.TokenSource(context.Background()),
 		client: &http.Client{Transport: transport, Timeout: 10 * time.Second},
@@ -116,6 +118,7 @@ func (b *bareSender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	req.Header.Set("X-Gw-Ims-Org-Id", j.OrgID)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "")
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,9 @@ type run struct {
 	pg     *pgxpool.Pool
 	sim    *simClient
 	simURL string
+	// pgPID is the PostgreSQL postmaster's process id, or 0 when it is not
+	// on this machine or cannot be read.
+	pgPID int
 	// procs run for the whole run: the simulator and the producer API.
 	procs    []*proc
 	apiURL   string
@@ -113,10 +117,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(r.dir) }()
+	// Deferred first, so that a half-done set-up is undone too.
+	defer r.tearDown()
 	if err := r.setUp(ctx); err != nil {
 		return nil, err
 	}
-	defer r.tearDown()
 
 	rep := &Report{Config: cfg, Started: time.Now(), BodySize: cfg.BodySize}
 	rep.Load[0] = loadAverage()
@@ -178,6 +183,7 @@ func (r *run) setUp(ctx context.Context) error {
 	if r.pg, err = pgxpool.New(ctx, r.cfg.DatabaseURL); err != nil {
 		return fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
+	r.pgPID = r.postmasterPID(ctx)
 	migrate := exec.CommandContext(ctx, filepath.Join(r.bin, "producer"), "migrate", "up")
 	migrate.Env = append(os.Environ(), "DATABASE_URL="+r.cfg.DatabaseURL)
 	if out, err := migrate.CombinedOutput(); err != nil {
@@ -288,6 +294,21 @@ func (r *run) startAPI(ctx context.Context) error {
 	}
 	r.procs = append(r.procs, p)
 	return nil
+}
+
+// postmasterPID reads the first line of postmaster.pid in PostgreSQL's
+// data directory, when the server runs here and the bench may read it.
+func (r *run) postmasterPID(ctx context.Context) int {
+	var dir string
+	if err := r.pg.QueryRow(ctx, "SHOW data_directory").Scan(&dir); err != nil {
+		return 0
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
+	return pid
 }
 
 // queue names one of the run's queues.

@@ -86,18 +86,10 @@ type usage struct {
 func (p *proc) sample() (usage, error) {
 	u := usage{at: time.Now()}
 	pid := p.cmd.Process.Pid
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	var err error
+	if _, u.cpu, err = statOf(pid); err != nil {
 		return u, fmt.Errorf("read CPU time of %s: %w", p.name, err)
 	}
-	// The command name may hold spaces; the fields after it are fixed.
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(fields) < 13 {
-		return u, fmt.Errorf("read CPU time of %s: short /proc stat", p.name)
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	u.cpu = time.Duration(utime+stime) * time.Second / clockTicks
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return u, fmt.Errorf("read RSS of %s: %w", p.name, err)
@@ -109,6 +101,45 @@ func (p *proc) sample() (usage, error) {
 		}
 	}
 	return u, nil
+}
+
+// treeCPU is the CPU time of process pid and of its children, such as a
+// PostgreSQL postmaster and its backends.
+func treeCPU(pid int) (time.Duration, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		parent, cpu, err := statOf(n)
+		if err == nil && (n == pid || parent == pid) {
+			total += cpu
+		}
+	}
+	return total, nil
+}
+
+// statOf reads a process's parent and CPU time (user and system) from
+// /proc.
+func statOf(pid int) (parent int, cpu time.Duration, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name may hold spaces; the fields after it are fixed.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(fields) < 13 {
+		return 0, 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	parent, _ = strconv.Atoi(fields[1])
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return parent, time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
 // waitHTTP polls url until it answers 200, the process exits or 30 s pass.

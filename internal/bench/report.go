@@ -192,11 +192,14 @@ func (r *Report) memoryRows() []Row {
 	}
 	first, last := s.Samples[0], s.Samples[len(s.Samples)-1]
 	growth := float64(last.RSS-first.RSS) / float64(first.RSS)
+	most := slices.MaxFunc(s.Samples, func(a, b RSSSample) int {
+		return cmp.Compare(a.RSS, b.RSS)
+	})
 	return append(rows, Row{
-		Figure: fmt.Sprintf("Worker RSS idle / after %d / after %d callbacks", first.Delivered,
-			last.Delivered),
-		Value: fmt.Sprintf("%.1f / %.1f / %.1f MiB (%+.0f%% after warm-up)", mib(s.Idle),
-			mib(first.RSS), mib(last.RSS), 100*growth),
+		Figure: fmt.Sprintf("Worker RSS idle / after %d / at most / after %d callbacks",
+			first.Delivered, last.Delivered),
+		Value: fmt.Sprintf("%.1f / %.1f / %.1f / %.1f MiB (%+.0f%% after warm-up)",
+			mib(s.Idle), mib(first.RSS), mib(most.RSS), mib(last.RSS), 100*growth),
 		Target: "flat (≤ +10% after warm-up)", Verdict: verdict(growth <= 0.10)})
 }
 
@@ -204,10 +207,11 @@ func (r *Report) cpuRows() []Row {
 	var rows []Row
 	for _, c := range Contestants {
 		rows = append(rows, Row{Figure: "CPU µs per callback, " + c,
-			Value: fmt.Sprintf("worker %.0f, simulator %.0f, Redis %.0f",
+			Value: fmt.Sprintf("worker %.0f, simulator %.0f, Redis %.0f, PostgreSQL %.0f",
 				r.medianCPU(c, func(d Drain) time.Duration { return d.WorkerCPU }),
 				r.medianCPU(c, func(d Drain) time.Duration { return d.SimCPU }),
-				r.medianCPU(c, func(d Drain) time.Duration { return d.RedisCPU }))})
+				r.medianCPU(c, func(d Drain) time.Duration { return d.RedisCPU }),
+				r.medianCPU(c, func(d Drain) time.Duration { return d.PostgresCPU }))})
 	}
 	return rows
 }

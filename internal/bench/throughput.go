@@ -26,10 +26,12 @@ type Drain struct {
 	// of the queue so that start-up and the tail do not count.
 	N      int
 	Window time.Duration
-	// WorkerCPU, SimCPU and RedisCPU are CPU time per callback in Window.
-	WorkerCPU time.Duration
-	SimCPU    time.Duration
-	RedisCPU  time.Duration
+	// WorkerCPU, SimCPU, RedisCPU and PostgresCPU are CPU time per
+	// callback in Window; PostgresCPU is 0 when PostgreSQL is not local.
+	WorkerCPU   time.Duration
+	SimCPU      time.Duration
+	RedisCPU    time.Duration
+	PostgresCPU time.Duration
 	// RSS is the worker's resident memory at the end.
 	RSS int64
 }
@@ -106,6 +108,7 @@ type point struct {
 	worker   usage
 	sim      usage
 	redis    time.Duration
+	postgres time.Duration
 }
 
 // measureDrain waits until the simulator has accepted n callbacks and
@@ -122,7 +125,12 @@ func (r *run) measureDrain(ctx context.Context, p *proc, n int) (Drain, error) {
 		if pt.sim, err = simProc.sample(); err != nil {
 			return nil, err
 		}
-		pt.redis, err = redisCPU(ctx, r.conn.Client)
+		if pt.redis, err = redisCPU(ctx, r.conn.Client); err != nil {
+			return nil, err
+		}
+		if r.pgPID > 0 {
+			pt.postgres, err = treeCPU(r.pgPID)
+		}
 		return pt, err
 	}
 	err := r.sim.waitAccepted(ctx, n, 30*time.Second, func(accepted int) error {
@@ -146,12 +154,13 @@ func (r *run) measureDrain(ctx context.Context, p *proc, n int) (Drain, error) {
 	}
 	k := time.Duration(last.accepted - first.accepted)
 	return Drain{
-		N:         last.accepted - first.accepted,
-		Window:    last.worker.at.Sub(first.worker.at),
-		WorkerCPU: (last.worker.cpu - first.worker.cpu) / k,
-		SimCPU:    (last.sim.cpu - first.sim.cpu) / k,
-		RedisCPU:  (last.redis - first.redis) / k,
-		RSS:       last.worker.rss,
+		N:           last.accepted - first.accepted,
+		Window:      last.worker.at.Sub(first.worker.at),
+		WorkerCPU:   (last.worker.cpu - first.worker.cpu) / k,
+		SimCPU:      (last.sim.cpu - first.sim.cpu) / k,
+		RedisCPU:    (last.redis - first.redis) / k,
+		PostgresCPU: (last.postgres - first.postgres) / k,
+		RSS:         last.worker.rss,
 	}, nil
 }
 
