@@ -189,7 +189,9 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) strin
 	case errors.As(err, &qe):
 		s.log.ErrorContext(r.Context(), "queue unreachable", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "queue_unavailable",
-			"the queue could not be reached; nothing was queued, retry later", nil)
+			"the queue could not be reached, so the callback may or may not be queued: send "+
+				"the same request again later (the same execution token is never sent twice)",
+			nil)
 		return "error"
 	default:
 		s.log.ErrorContext(r.Context(), "enqueue failed", "err", err)

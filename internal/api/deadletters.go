@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/callback-dispatcher/dispatcher/internal/deadletter"
 	"github.com/callback-dispatcher/dispatcher/internal/store"
@@ -48,6 +51,20 @@ type filterQuery struct {
 	Until   time.Time `json:"until,omitzero"`
 }
 
+// check refuses filter values the store cannot match.
+func (f filterQuery) check() error {
+	if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
+		return &badParam{"filter.status", "must be an HTTP status such as 400"}
+	}
+	for name, v := range map[string]string{"filter.reason": f.Reason, "filter.org": f.Org,
+		"filter.service": f.Service} {
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			return &badParam{name, "must be UTF-8 text without control characters"}
+		}
+	}
+	return nil
+}
+
 func (f filterQuery) filter() store.Filter {
 	return store.Filter{Reason: f.Reason, Status: f.Status, OrgID: f.Org, Service: f.Service,
 		Since: f.Since, Until: f.Until}
@@ -61,9 +78,15 @@ func (e *badParam) Error() string { return e.name + ": " + e.problem }
 func filterFromQuery(q url.Values) (store.Filter, error) {
 	f := store.Filter{Reason: q.Get("reason"), OrgID: q.Get("org"), Service: q.Get("service"),
 		After: q.Get("after")}
+	for name, v := range map[string]string{"reason": f.Reason, "org": f.OrgID,
+		"service": f.Service, "after": f.After} {
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			return f, &badParam{name, "must be UTF-8 text without control characters"}
+		}
+	}
 	if v := q.Get("status"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil {
+		if err != nil || n < 100 || n > 599 {
 			return f, &badParam{"status", "must be an HTTP status such as 400"}
 		}
 		f.Status = n
@@ -149,6 +172,17 @@ func (s *Server) requeue(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeBody(w, r, &req) {
 		return
 	}
+	if err := req.Filter.check(); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_parameter", err.Error(), nil)
+		return
+	}
+	for i, id := range req.IDs {
+		if id == "" || !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
+			writeError(w, http.StatusBadRequest, "bad_parameter",
+				fmt.Sprintf("ids[%d]: must be a callback id such as cb_…", i), nil)
+			return
+		}
+	}
 	f := req.Filter.filter()
 	f.IDs = req.IDs
 	rep, err := s.dead.Requeuer.Requeue(r.Context(), deadletter.Request{Filter: f, All: req.All,
@@ -181,6 +215,10 @@ type purgeRequest struct {
 func (s *Server) purge(w http.ResponseWriter, r *http.Request) {
 	var req purgeRequest
 	if !s.decodeBody(w, r, &req) {
+		return
+	}
+	if err := req.Filter.check(); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_parameter", err.Error(), nil)
 		return
 	}
 	f := req.Filter.filter()
@@ -227,6 +265,11 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, into any) bo
 	if err := dec.Decode(into); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request",
 			fmt.Sprintf("the body could not be read: %v", err), nil)
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "bad_request",
+			"the body holds data after its JSON object", nil)
 		return false
 	}
 	return true

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
+	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
 )
 
@@ -213,7 +214,7 @@ func (r *run) tearDown() {
 // no bodies, so that a long run does not make it grow.
 func (r *run) startSim(ctx context.Context, name string, lifetime time.Duration) (*proc,
 	*simClient, error) {
-	addr, err := freeAddr()
+	addr, err := localsvc.FreeAddr()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -246,7 +247,7 @@ func (r *run) dispatcherEnv(queue, simURL string) []string {
 // db it has the dead-letter store and the attempt log.
 func (r *run) startWorker(ctx context.Context, name string, env []string, db bool) (*proc,
 	string, error) {
-	ops, err := freeAddr()
+	ops, err := localsvc.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
@@ -269,11 +270,11 @@ func (r *run) startWorker(ctx context.Context, name string, env []string, db boo
 
 // startAPI starts the producer API on its own queue.
 func (r *run) startAPI(ctx context.Context) error {
-	addr, err := freeAddr()
+	addr, err := localsvc.FreeAddr()
 	if err != nil {
 		return err
 	}
-	ops, err := freeAddr()
+	ops, err := localsvc.FreeAddr()
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
 	"github.com/callback-dispatcher/dispatcher/internal/deadletter"
+	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 )
 
 // queue is the asynq queue of the run.
@@ -38,8 +39,8 @@ type run struct {
 	out   io.Writer
 	dir   string
 	root  string
-	redis *redisServer
-	pg    *pgCluster
+	redis *localsvc.Redis
+	pg    *localsvc.Postgres
 	sim   *proc
 	api   *proc
 	pool  *pool
@@ -107,17 +108,23 @@ func (r *run) setUp(ctx context.Context) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build programs: %w", err)
 	}
-	if r.redis, err = startRedis(ctx, r.dir); err != nil {
+	// AOF with fsync every second is what the README asks of the queue's
+	// Redis; the Redis crash restarts it on the same port and directory.
+	r.redis, err = localsvc.StartRedis(ctx, filepath.Join(r.dir, "redis"),
+		localsvc.RedisOptions{AppendFsync: "everysec"})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(r.out, "==> redis-server on %s (appendonly yes, appendfsync everysec)\n",
-		r.redis.addr)
-	if r.pg, err = startPostgres(ctx, r.dir); err != nil {
+		r.redis.Addr())
+	r.pg, err = localsvc.StartPostgres(ctx, filepath.Join(r.dir, "pg"),
+		localsvc.PostgresOptions{MaxConnections: 200, StartTimeout: time.Minute})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.out, "==> PostgreSQL on 127.0.0.1:%s\n", r.pg.port)
+	fmt.Fprintf(r.out, "==> PostgreSQL on %s\n", r.pg.Addr())
 	migrate := exec.CommandContext(ctx, r.bin("producer"), "migrate", "up")
-	migrate.Env = append(os.Environ(), "DATABASE_URL="+r.pg.url())
+	migrate.Env = append(os.Environ(), "DATABASE_URL="+r.pg.URL())
 	if msg, err := migrate.CombinedOutput(); err != nil {
 		return fmt.Errorf("producer migrate up: %w\n%s", err, msg)
 	}
@@ -129,16 +136,22 @@ func (r *run) bin(name string) string { return filepath.Join(r.dir, "bin", name)
 // startPrograms starts the simulator, the producer API and the workers,
 // and waits until each is ready.
 func (r *run) startPrograms(ctx context.Context) error {
-	simAddr, apiAddr := freeAddr(), freeAddr()
+	simAddr, err := localsvc.FreeAddr()
+	if err != nil {
+		return err
+	}
+	apiAddr, err := localsvc.FreeAddr()
+	if err != nil {
+		return err
+	}
 	r.simURL, r.apiURL, r.apiToken = "http://"+simAddr, "http://"+apiAddr, randomHex(24)
-	var err error
 	r.sim, err = startProc(r.dir, "adobesim", r.bin("adobesim"), []string{
 		"SIM_LISTEN=" + simAddr, "SIM_RULES=" + simRules(), "SIM_KEEP_BODIES=0",
 		"LOG_LEVEL=warn"})
 	if err != nil {
 		return err
 	}
-	guard := []string{"REDIS_URL=" + r.redis.url(), "QUEUE=" + queue,
+	guard := []string{"REDIS_URL=" + r.redis.URL(), "QUEUE=" + queue,
 		"CALLBACK_ALLOWED_HOSTS=127.0.0.1", "CALLBACK_ALLOW_HTTP=true",
 		"CALLBACK_ALLOW_PRIVATE=true"}
 	r.api, err = startProc(r.dir, "producer", r.bin("producer"), append(guard,
@@ -153,7 +166,7 @@ func (r *run) startPrograms(ctx context.Context) error {
 		return err
 	}
 	r.pool = &pool{dir: r.dir, bin: r.bin("worker"), size: r.cfg.Workers, tl: r.tl,
-		env: append(guard, "DATABASE_URL="+r.pg.url(), "IMS_CLIENT_ID=sim-client",
+		env: append(guard, "DATABASE_URL="+r.pg.URL(), "IMS_CLIENT_ID=sim-client",
 			"IMS_CLIENT_SECRET=sim-secret", "IMS_TOKEN_URL="+r.simURL+"/ims/token/v3",
 			fmt.Sprintf("CONCURRENCY=%d", r.cfg.Concurrency), "RETRY_BASE=200ms",
 			"RETRY_CAP=2s", "DELAYED_TASK_CHECK_INTERVAL=200ms", "ARCHIVE_SWEEP_INTERVAL=5s",
@@ -215,7 +228,7 @@ func lastFault(events []Event) time.Time {
 func (r *run) drain(ctx context.Context, rep *Report) error {
 	fmt.Fprintln(r.out, "==> waiting for the queue to drain (a killed worker's callbacks "+
 		"come back once asynq sees their lease expired, 60 to 120 s after the kill)")
-	rdb := redis.NewClient(&redis.Options{Addr: r.redis.addr})
+	rdb := redis.NewClient(&redis.Options{Addr: r.redis.Addr()})
 	defer rdb.Close()
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	deadline := rep.LastFault.Add(r.cfg.DrainTimeout)
@@ -298,7 +311,7 @@ func (r *run) unsweptArchive(ctx context.Context, insp *asynq.Inspector) (int, e
 
 // deadLetters reads the dead-letter store: each reason by job id.
 func (r *run) deadLetters(ctx context.Context) (map[string]string, error) {
-	conn, err := pgx.Connect(ctx, r.pg.url())
+	conn, err := pgx.Connect(ctx, r.pg.URL())
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
@@ -384,10 +397,10 @@ func (r *run) close() {
 		}
 	}
 	if r.redis != nil {
-		r.redis.stop()
+		r.redis.Close()
 	}
 	if r.pg != nil {
-		r.pg.stop()
+		r.pg.Close()
 	}
 	if r.cfg.Dir == "" && r.dir != "" {
 		os.RemoveAll(r.dir)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 )
 
 // Kinds of timeline events.
@@ -96,7 +98,10 @@ func (p *pool) spawn() (*proc, string, error) {
 	name := "worker-" + strconv.Itoa(p.seq)
 	p.started = time.Now()
 	p.mu.Unlock()
-	ops := freeAddr()
+	ops, err := localsvc.FreeAddr()
+	if err != nil {
+		return nil, "", err
+	}
 	w, err := startProc(p.dir, name, p.bin, append(p.env, "OPS_LISTEN="+ops))
 	if err != nil {
 		return nil, "", err
@@ -186,8 +191,8 @@ type faults struct {
 	cfg   Config
 	tl    *timeline
 	pool  *pool
-	redis *redisServer
-	pg    *pgCluster
+	redis *localsvc.Redis
+	pg    *localsvc.Postgres
 	rng   *rand.Rand
 }
 
@@ -227,15 +232,15 @@ func (f *faults) redisCrash(ctx context.Context) error {
 	if !sleepUntil(ctx, f.tl.start.Add(f.cfg.RedisCrashAt)) {
 		return nil
 	}
-	f.redis.crash()
+	f.redis.Kill()
 	f.tl.add(EventRedisCrashed, "redis-server SIGKILL (appendonly yes, appendfsync everysec)")
 	if !sleepUntil(ctx, time.Now().Add(f.cfg.RedisDownFor)) {
 		return nil
 	}
-	if err := f.redis.restart(ctx); err != nil {
+	if err := f.redis.Restart(ctx); err != nil {
 		return err
 	}
-	f.tl.add(EventRedisRestarted, "redis-server started again on "+f.redis.addr+
+	f.tl.add(EventRedisRestarted, "redis-server started again on "+f.redis.Addr()+
 		", same directory")
 	return nil
 }
@@ -244,14 +249,14 @@ func (f *faults) postgresOutage(ctx context.Context) error {
 	if !sleepUntil(ctx, f.tl.start.Add(f.cfg.PostgresStopAt)) {
 		return nil
 	}
-	if err := f.pg.crash(ctx); err != nil {
+	if err := f.pg.Stop(ctx); err != nil {
 		return err
 	}
 	f.tl.add(EventPostgresStopped, "pg_ctl stop -m immediate")
 	if !sleepUntil(ctx, time.Now().Add(f.cfg.PostgresDownFor)) {
 		return nil
 	}
-	if err := f.pg.start(ctx); err != nil {
+	if err := f.pg.Start(ctx); err != nil {
 		return err
 	}
 	f.tl.add(EventPostgresStarted, "pg_ctl start")

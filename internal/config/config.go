@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/callback-dispatcher/dispatcher/internal/envconfig"
 	"github.com/callback-dispatcher/dispatcher/internal/ims"
 	"github.com/callback-dispatcher/dispatcher/internal/job"
+	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
 	"github.com/callback-dispatcher/dispatcher/internal/urlguard"
 )
 
@@ -67,6 +69,12 @@ func readCommon(r *envconfig.Reader) Common {
 		r.Fail("TASK_TIMEOUT", "%s must be whole seconds, at least 1s (asynq's resolution)",
 			c.TaskTimeout)
 	}
+	for _, name := range []string{"REDIS_URL", "QUEUE"} {
+		if r.SetButBlank(name) {
+			r.Fail(name, "is set but blank; unset it to use the default, or give a value")
+		}
+	}
+	checkAllowedHosts(r, c.Guard.AllowedHosts)
 	c.Store = readStore(r)
 	level := r.String("LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
@@ -372,6 +380,13 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 	if needTokens && len(p.APITokens) == 0 {
 		r.Fail("API_TOKENS", "is required: at least one bearer token for the API")
 	}
+	if p.ResultRetention < maxDeadline {
+		// The job id is what makes a second enqueue of one token the same
+		// job; it must outlive every callback's deadline.
+		r.Fail("RESULT_RETENTION", "%s is shorter than the longest callback deadline (%s): a "+
+			"repeated enqueue after it would send the callback again", p.ResultRetention,
+			maxDeadline)
+	}
 	for _, t := range p.APITokens {
 		if len(t) < 16 {
 			r.Fail("API_TOKENS", "a token is shorter than 16 characters; use long random tokens")
@@ -384,10 +399,37 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 // Summary describes a configuration for the start-up log line, without
 // secrets.
 func (c Common) Summary() []any {
-	return []any{"queue", c.Queue, "allowed_hosts", strings.Join(c.Guard.AllowedHosts, ","),
+	return []any{"redis", redisconn.Redacted(c.RedisURL), "queue", c.Queue, "allowed_hosts", strings.Join(c.Guard.AllowedHosts, ","),
 		"allow_http", c.Guard.AllowHTTP, "allow_private", c.Guard.AllowPrivate,
 		"max_attempts", c.MaxAttempts, "task_timeout", c.TaskTimeout.String()}
 }
 
 // ErrHelp is returned by Help when the arguments ask for help.
 var ErrHelp = fmt.Errorf("help requested")
+
+// maxDeadline is the longest a callback may wait: actionConfig.timeout is at
+// most 240 minutes.
+const maxDeadline = 4 * time.Hour
+
+// checkAllowedHosts refuses allowlist entries that cannot mean what the
+// operator wants: a scheme, a path, a wildcard, or a bare top-level domain
+// that would admit half the internet.
+func checkAllowedHosts(r *envconfig.Reader, hosts []string) {
+	if len(hosts) == 0 {
+		r.Fail("CALLBACK_ALLOWED_HOSTS", "is empty, so every callback would be refused")
+	}
+	for _, h := range hosts {
+		h = strings.Trim(strings.ToLower(h), ".")
+		switch {
+		case strings.ContainsAny(h, "/:*@ "):
+			if _, err := netip.ParseAddr(h); err == nil {
+				continue
+			}
+			r.Fail("CALLBACK_ALLOWED_HOSTS", "%q is not a domain suffix such as adobe.com "+
+				"(no scheme, port, path or wildcard)", h)
+		case !strings.Contains(h, ".") && h != "localhost":
+			r.Fail("CALLBACK_ALLOWED_HOSTS", "%q is a top-level domain; name the domain, such "+
+				"as adobe.com", h)
+		}
+	}
+}

@@ -119,3 +119,44 @@ func TestWorkerServersAreBoundedByConcurrency(t *testing.T) {
 		})
 	}
 }
+
+func TestRiskyValuesAreRefused(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"IMS_CLIENT_ID": "c", "IMS_CLIENT_SECRET": "s"}
+	tests := []struct {
+		name, variable, value string
+	}{
+		{"a blank Redis URL is not the default", "REDIS_URL", " "},
+		{"a blank queue is not the default", "QUEUE", ""},
+		{"a bare top-level domain is refused", "CALLBACK_ALLOWED_HOSTS", "com"},
+		{"a scheme is refused", "CALLBACK_ALLOWED_HOSTS", "https://adobe.com"},
+		{"a wildcard is refused", "CALLBACK_ALLOWED_HOSTS", "*.adobe.com"},
+		{"an empty list is refused", "CALLBACK_ALLOWED_HOSTS", ","},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{tt.variable: tt.value}
+			for k, v := range base {
+				env[k] = v
+			}
+			_, _, err := LoadWorker(envconfig.MapLookup(env))
+			if err == nil || !strings.Contains(err.Error(), tt.variable+":") {
+				t.Errorf("got %v, want an error naming %s", err, tt.variable)
+			}
+		})
+	}
+	_, _, err := LoadProducer(envconfig.MapLookup(map[string]string{"RESULT_RETENTION": "3s"}),
+		false)
+	if err == nil || !strings.Contains(err.Error(), "RESULT_RETENTION:") {
+		t.Errorf("a retention shorter than the longest deadline: %v", err)
+	}
+	for _, ok := range []string{"adobe.com,adobe.io", "127.0.0.1", "localhost", "::1"} {
+		env := map[string]string{"CALLBACK_ALLOWED_HOSTS": ok}
+		for k, v := range base {
+			env[k] = v
+		}
+		if _, _, err := LoadWorker(envconfig.MapLookup(env)); err != nil {
+			t.Errorf("CALLBACK_ALLOWED_HOSTS=%s refused: %v", ok, err)
+		}
+	}
+}

@@ -310,3 +310,44 @@ func TestSweeperImportsWhatAsynqArchivedAlone(t *testing.T) {
 		t.Errorf("a second sweep imported %d again", n)
 	}
 }
+
+func TestOneRefusedEntryDoesNotBlockTheOutbox(t *testing.T) {
+	t.Parallel()
+	conn, _ := testenv.Redis(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := deadletter.NewDurable(st, conn.Client, slog.New(slog.DiscardHandler))
+	entry := func(id, reason string) string {
+		j := &job.Job{CallbackURL: "https://adobe.com/cb", Token: id, OrgID: "O",
+			EntityType: "lead", Body: json.RawMessage(`{"objectData":[]}`),
+			Deadline: time.Now().Add(time.Hour)}
+		data, _ := json.Marshal(map[string]any{"id": id, "job": j,
+			"deadLetter": job.DeadLetter{Reason: reason, At: time.Now()}})
+		return string(data)
+	}
+	// PostgreSQL refuses the NUL character in text.
+	if err := conn.Client.RPush(ctx, deadletter.OutboxKey, entry("bad", "bad\u0000reason"),
+		entry("good", "rejected_4xx")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := d.Drain(ctx)
+	if err != nil || moved != 1 {
+		t.Fatalf("drained %d, %v; want 1", moved, err)
+	}
+	if _, err := st.GetDeadLetter(ctx, "good"); err != nil {
+		t.Errorf("the good entry was not stored: %v", err)
+	}
+	if n, _ := conn.Client.LLen(ctx, deadletter.OutboxKey+":refused").Result(); n != 1 {
+		t.Errorf("%d entries kept aside, want 1", n)
+	}
+	if n, _ := d.OutboxSize(ctx); n != 0 {
+		t.Errorf("outbox still holds %d", n)
+	}
+}

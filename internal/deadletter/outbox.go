@@ -64,7 +64,7 @@ func (d *Durable) SaveDeadLetter(ctx context.Context, id string, j *job.Job,
 	if rerr := d.rdb.RPush(ctx, OutboxKey, data).Err(); rerr != nil {
 		return fmt.Errorf("save dead letter: %w", errors.Join(err, rerr))
 	}
-	d.log.WarnContext(ctx, "dead letter kept in the Redis outbox; PostgreSQL unavailable",
+	d.log.WarnContext(ctx, "dead letter kept in the Redis outbox; PostgreSQL did not take it",
 		"job_id", id, "err", err)
 	return nil
 }
@@ -101,7 +101,18 @@ func (d *Durable) Drain(ctx context.Context) (int, error) {
 			continue
 		}
 		if err := d.store.SaveDeadLetter(ctx, e.ID, e.Job, e.DeadLetter); err != nil {
-			return moved, err
+			if store.IsUnavailable(err) || ctx.Err() != nil {
+				return moved, err
+			}
+			// PostgreSQL answered and refused this entry: keep it aside so
+			// that it does not block the others.
+			d.log.ErrorContext(ctx, "dead letter refused by PostgreSQL; kept aside in Redis",
+				"job_id", e.ID, "key", OutboxKey+":refused", "err", err)
+			if err := d.rdb.LMove(ctx, OutboxKey, OutboxKey+":refused", "LEFT",
+				"RIGHT").Err(); err != nil {
+				return moved, fmt.Errorf("move refused outbox entry: %w", err)
+			}
+			continue
 		}
 		if err := popIfHead.Run(ctx, d.rdb, []string{OutboxKey}, raw).Err(); err != nil &&
 			!errors.Is(err, redis.Nil) {

@@ -139,13 +139,16 @@ func (r *Requeuer) one(ctx context.Context, dl store.DeadLetter, req Request) Ou
 		if err := callback.CheckEnvelope(body); err != nil {
 			return skip("patched body breaks the contract: " + err.Error())
 		}
+		if err := checkSameEntity(body, &j); err != nil {
+			return skip(err.Error())
+		}
 		j.Body = body
 	}
 	now := r.now().UTC()
 	if !now.Before(j.Deadline) {
 		if !req.IgnoreDeadline {
 			return skip("the callback deadline " + j.Deadline.Format(time.RFC3339) +
-				" has passed (Adobe refuses late callbacks); use ignore-deadline to send anyway")
+				" has passed (Adobe refuses late callbacks); use --ignore-deadline (ignoreDeadline in the API) to send anyway")
 		}
 		j.Deadline = now.Add(max(j.Deadline.Sub(j.EnqueuedAt), time.Hour))
 	}

@@ -85,7 +85,14 @@ func (s *Sweeper) importMissing(ctx context.Context, tasks []*asynq.TaskInfo) (i
 			}
 		}
 		if err := s.store.SaveDeadLetter(ctx, id, j, dl); err != nil {
-			return n, err
+			if store.IsUnavailable(err) || ctx.Err() != nil {
+				return n, err
+			}
+			// One task PostgreSQL refuses must not stop the sweep of the
+			// others; it stays in asynq's archive.
+			s.log.ErrorContext(ctx, "archived callback refused by PostgreSQL; left in the archive",
+				"job_id", id, "err", err)
+			continue
 		}
 		s.log.WarnContext(ctx, "archived callback imported as a dead letter", "job_id", id,
 			"reason", dl.Reason)

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 )
 
 // Case is one callback the demo sends.
@@ -110,7 +111,12 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 
 	procs := &processes{dir: tmp, out: out}
 	defer procs.stop()
-	simAddr, workerHealth, apiAddr := freeAddr(), freeAddr(), freeAddr()
+	var simAddr, workerHealth, apiAddr, apiOps string
+	for _, addr := range []*string{&simAddr, &workerHealth, &apiAddr, &apiOps} {
+		if *addr, err = localsvc.FreeAddr(); err != nil {
+			return err
+		}
+	}
 	apiToken := randomHex(24)
 	queue := "demo-" + randomHex(4)
 
@@ -130,7 +136,7 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 		return err
 	}
 	if err := procs.start("producer", append(common, "LISTEN="+apiAddr,
-		"OPS_LISTEN="+freeAddr(), "API_TOKENS="+apiToken)); err != nil {
+		"OPS_LISTEN="+apiOps, "API_TOKENS="+apiToken)); err != nil {
 		return err
 	}
 	for _, probe := range []string{"http://" + simAddr + "/sim/stats",
@@ -165,26 +171,20 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 	return nil
 }
 
+// startRedis returns REDIS_URL when set, or starts a throwaway redis-server
+// in dir, or an in-process miniredis when redis-server is not installed.
 func startRedis(ctx context.Context, out io.Writer, dir string) (string, func(), error) {
 	if url := os.Getenv("REDIS_URL"); url != "" {
 		fmt.Fprintln(out, "==> using REDIS_URL")
 		return url, func() {}, nil
 	}
-	if path, err := exec.LookPath("redis-server"); err == nil {
-		addr := freeAddr()
-		host, port, _ := net.SplitHostPort(addr)
-		cmd := exec.CommandContext(ctx, path, "--bind", host, "--port", port, "--save", "",
-			"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-		if err := cmd.Start(); err != nil {
-			return "", nil, fmt.Errorf("start redis-server: %w", err)
-		}
-		fmt.Fprintf(out, "==> throwaway redis-server on %s\n", addr)
-		stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
-		if err := waitTCP(ctx, addr); err != nil {
-			stop()
-			return "", nil, err
-		}
-		return "redis://" + addr + "/0", stop, nil
+	r, err := localsvc.StartRedis(ctx, filepath.Join(dir, "redis"), localsvc.RedisOptions{})
+	if err == nil {
+		fmt.Fprintf(out, "==> throwaway redis-server on %s\n", r.Addr())
+		return r.URL(), r.Close, nil
+	}
+	if !errors.Is(err, localsvc.ErrNotInstalled) {
+		return "", nil, err
 	}
 	m, err := miniredis.Run()
 	if err != nil {
@@ -265,34 +265,6 @@ func waitReady(ctx context.Context, url string, procs *processes) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func waitTCP(ctx context.Context, addr string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server on %s did not start: %w", addr, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func randomHex(n int) string {

@@ -54,6 +54,14 @@ func (r *Reader) raw(name, def, help string) (string, bool) {
 	return v, true
 }
 
+// SetButBlank reports whether a variable is present in the environment
+// with a blank value, which usually is a mistake rather than a wish for the
+// default.
+func (r *Reader) SetButBlank(name string) bool {
+	v, ok := r.lookup(name)
+	return ok && strings.TrimSpace(v) == ""
+}
+
 // Fail records a problem with a variable's value.
 func (r *Reader) Fail(name, format string, args ...any) {
 	r.errs = append(r.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))

@@ -141,6 +141,31 @@ type dlqCmd struct {
 	cfg            config.Producer
 	store          *store.Store
 	stdout, stderr io.Writer
+	// positional are the arguments that are not flags, such as ids.
+	positional []string
+}
+
+// parse reads flags wherever they stand among the arguments, so that
+// `requeue ID --dry-run` is a dry run. Arguments that are not flags are
+// kept as ids when ids is true, and refused otherwise.
+func (c *dlqCmd) parse(fs *flag.FlagSet, args []string, ids bool) bool {
+	c.positional = nil
+	for {
+		if err := fs.Parse(args); err != nil {
+			return false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return true
+		}
+		if !ids {
+			fmt.Fprintf(c.stderr, "%s: unexpected argument %q; filters are flags such as "+
+				"--reason\n", fs.Name(), rest[0])
+			return false
+		}
+		c.positional = append(c.positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 func (c *dlqCmd) flags(name string) *flag.FlagSet {
@@ -161,7 +186,7 @@ func (c *dlqCmd) list(ctx context.Context, args []string) int {
 	limit := fs.Int("limit", 100, "most dead letters to print")
 	after := fs.String("after", "", "continue after this id")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	if fs.Parse(args) != nil {
+	if !c.parse(fs, args, false) {
 		return 2
 	}
 	f, err := ff.filter()
@@ -228,14 +253,14 @@ func (c *dlqCmd) requeue(ctx context.Context, args []string) int {
 	ignoreDeadline := fs.Bool("ignore-deadline", false,
 		"requeue even when Adobe's deadline has passed")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if fs.Parse(args) != nil {
+	if !c.parse(fs, args, true) {
 		return 2
 	}
 	f, err := ff.filter()
 	if err != nil {
 		return c.fail(err)
 	}
-	f.IDs = fs.Args()
+	f.IDs = c.positional
 	req := deadletter.Request{Filter: f, All: *all, DryRun: *dryRun, By: *by, Note: *note,
 		IgnoreDeadline: *ignoreDeadline}
 	if *patchFile != "" {
@@ -318,7 +343,7 @@ func (c *dlqCmd) purge(ctx context.Context, args []string) int {
 	ff.add(fs)
 	olderThan := fs.Duration("older-than", 0, "dead-lettered longer ago than this (e.g. 720h)")
 	dryRun := fs.Bool("dry-run", false, "count only, delete nothing")
-	if fs.Parse(args) != nil {
+	if !c.parse(fs, args, false) {
 		return 2
 	}
 	f, err := ff.filter()

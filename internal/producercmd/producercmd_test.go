@@ -78,3 +78,21 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 		t.Errorf("unknown command: code %d, want 2", code)
 	}
 }
+
+func TestFlagsAfterIDsAreRead(t *testing.T) {
+	var stderr bytes.Buffer
+	c := &dlqCmd{stderr: &stderr}
+	fs := c.flags("requeue")
+	dryRun := fs.Bool("dry-run", false, "")
+	if !c.parse(fs, []string{"cb_1", "--dry-run", "cb_2"}, true) {
+		t.Fatalf("parse failed: %s", stderr.String())
+	}
+	if !*dryRun || len(c.positional) != 2 || c.positional[1] != "cb_2" {
+		t.Errorf("dry-run %v, ids %v", *dryRun, c.positional)
+	}
+	fs = c.flags("purge")
+	fs.Bool("dry-run", false, "")
+	if c.parse(fs, []string{"--dry-run", "typo"}, false) {
+		t.Error("a stray argument to purge was accepted")
+	}
+}

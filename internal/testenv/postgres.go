@@ -1,23 +1,19 @@
 package testenv
 
 import (
-	"fmt"
-	"net"
+	"context"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"testing"
+
+	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 )
 
 // PGServer is a PostgreSQL cluster of a test's own, which the test may stop
 // and start again to play an outage.
 type PGServer struct {
-	t    testing.TB
-	dir  string
-	port int
+	t  testing.TB
+	pg *localsvc.Postgres
 	// URL connects to its postgres database.
 	URL string
 }
@@ -27,94 +23,37 @@ type PGServer struct {
 // PostgreSQL's programs are not installed.
 func StartPostgres(t testing.TB) *PGServer {
 	t.Helper()
-	initdb, pgctl := pgProgram("initdb"), pgProgram("pg_ctl")
-	if initdb == "" || pgctl == "" {
-		t.Fatal("PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
-	}
+	// Not t.TempDir: a root run hands the cluster's directory, and the one
+	// holding it, to the postgres user, who cannot pass through the
+	// testing package's private directory above t.TempDir.
 	dir, err := os.MkdirTemp("", "cd-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &PGServer{t: t, dir: dir, port: freePort(t)}
-	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
-	s.chownForPostgres(dir)
-	if out, err := s.asPostgres(initdb, "-D", filepath.Join(dir, "data"), "-U", "postgres",
-		"-A", "trust", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+
+	pg, err := localsvc.StartPostgres(context.Background(), filepath.Join(dir, "pg"),
+		localsvc.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = s.asPostgres(pgctl, "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w",
-			"stop").Run()
-		os.RemoveAll(dir)
-	})
-	s.Start()
-	return s
+	t.Cleanup(pg.Close)
+	return &PGServer{t: t, pg: pg, URL: pg.URL()}
 }
 
-// Start starts (or restarts) the server and waits until it accepts
+// Start starts the server again after Stop and waits until it accepts
 // connections.
 func (s *PGServer) Start() {
 	s.t.Helper()
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off", s.port, s.dir)
-	out, err := s.asPostgres(pgProgram("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-l",
-		filepath.Join(s.dir, "log"), "-w", "-t", "30", "-o", opts, "start").CombinedOutput()
-	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
-		s.t.Fatalf("start PostgreSQL: %v\n%s\n%s", err, out, log)
+	if err := s.pg.Start(context.Background()); err != nil {
+		s.t.Fatal(err)
 	}
 }
 
 // Stop stops the server at once, as a crash or an outage would.
 func (s *PGServer) Stop() {
 	s.t.Helper()
-	out, err := s.asPostgres(pgProgram("pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-m",
-		"immediate", "-w", "stop").CombinedOutput()
-	if err != nil {
-		s.t.Fatalf("stop PostgreSQL: %v\n%s", err, out)
-	}
-}
-
-// asPostgres runs a PostgreSQL program, as the postgres user when the test
-// runs as root (initdb refuses root).
-func (s *PGServer) asPostgres(name string, args ...string) *exec.Cmd {
-	if os.Geteuid() == 0 {
-		return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-	}
-	return exec.Command(name, args...)
-}
-
-func (s *PGServer) chownForPostgres(dir string) {
-	if os.Geteuid() != 0 {
-		return
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		s.t.Fatalf("running as root needs a postgres user: %v", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
+	if err := s.pg.Stop(context.Background()); err != nil {
 		s.t.Fatal(err)
 	}
-}
-
-func pgProgram(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	sort.Strings(matches)
-	if len(matches) == 0 {
-		return ""
-	}
-	return matches[len(matches)-1]
-}
-
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

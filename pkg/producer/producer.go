@@ -289,6 +289,11 @@ func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 		vs = append(vs, callback.Violation{Path: "execution.token", Code: callback.CodeRequired,
 			Message: "is required"})
 	}
+	vs = append(vs, headerValues(exec, o.requestID)...)
+	if cb != nil && bytes.Contains(cb.Body, []byte(`\u0000`)) {
+		vs = append(vs, callback.Violation{Path: "result", Code: callback.CodeInvalidValue,
+			Message: "must not contain the NUL character (\\u0000), which no receiver can store"})
+	}
 	if err := c.guard.Check(exec.CallbackURL); err != nil {
 		vs = append(vs, callback.Violation{Path: "execution.callbackUrl",
 			Code: callback.CodeURLRefused, Message: err.Error()})
@@ -311,6 +316,12 @@ func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 	received := now
 	if o.receivedAt != nil {
 		received = o.receivedAt.UTC()
+	}
+	if received.After(now.Add(maxClockSkew)) {
+		vs = append(vs, callback.Violation{Path: "receivedAt", Code: callback.CodeOutOfRange,
+			Message: fmt.Sprintf("%s is in the future; it is when Adobe's request arrived",
+				received.Format(time.RFC3339))})
+		received = now
 	}
 	deadline := received.Add(time.Duration(timeoutMinutes(exec, o.def)) * time.Minute)
 	if !now.Before(deadline) {
