@@ -208,6 +208,14 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		// asynq's archive forgets old tasks; the store does not.
 		if dl, derr := s.dead.Store.GetDeadLetter(r.Context(), r.PathValue("id")); derr == nil {
 			st, err = deadLetterStatus(dl), nil
+			// A requeued callback's later fate is in the attempt log.
+			state, attempts, cerr := s.dead.Store.CallbackState(r.Context(), dl.ID)
+			if dl.State == store.StateRequeued && cerr == nil {
+				st.State, st.Attempts = state, attempts
+				if state == producer.StateDelivered {
+					st.DeadLetter = nil
+				}
+			}
 		}
 	}
 	switch {

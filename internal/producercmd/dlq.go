@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -107,7 +108,7 @@ func (f *filterFlags) filter() (store.Filter, error) {
 }
 
 func dlq(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || slices.Contains(args, "-h") || slices.Contains(args, "--help") {
 		fmt.Fprintln(stdout, dlqUsage)
 		return 0
 	}

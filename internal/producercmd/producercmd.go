@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/callback-dispatcher/dispatcher/internal/api"
@@ -37,6 +38,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd != "dlq" && (slices.Contains(args, "-h") || slices.Contains(args, "--help")) {
+		cmd = "--help"
 	}
 	switch cmd {
 	case "-h", "--help", "help":

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -189,4 +190,20 @@ func nullTime(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// CallbackState returns a callback's state and attempts as the attempt log
+// last recorded them.
+func (s *Store) CallbackState(ctx context.Context, id string) (string, int, error) {
+	var state string
+	var attempts int
+	err := s.pool.QueryRow(ctx, `SELECT state, attempts FROM callbacks WHERE id = $1`, id).Scan(
+		&state, &attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, ErrNotFound
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("read callback state: %w", err)
+	}
+	return state, attempts, nil
 }

@@ -184,7 +184,7 @@ func (h *Handler) retryOrGiveUp(ctx context.Context, a *attempt, res delivery.Re
 		h.logOutcome(ctx, a, string(res.Class), res, 0)
 		return h.deadLetter(ctx, a, dl)
 	}
-	delay := h.policy.Backoff.Delay(a.n)
+	delay := onSecondBoundary(h.now(), h.policy.Backoff.Delay(a.n))
 	if !h.now().Add(delay).Before(a.job.Deadline) {
 		dl.Reason = job.ReasonDeadlineExceeded
 		h.logOutcome(ctx, a, string(res.Class), res, 0)
@@ -206,7 +206,7 @@ func (h *Handler) rateLimited(ctx context.Context, a *attempt, res delivery.Resu
 	if delay <= 0 {
 		delay = h.policy.Backoff.Delay(a.n)
 	}
-	delay = min(delay, h.policy.MaxRateLimitWait)
+	delay = onSecondBoundary(h.now(), min(delay, h.policy.MaxRateLimitWait))
 	if !h.now().Add(delay).Before(a.job.Deadline) {
 		h.logOutcome(ctx, a, string(res.Class), res, 0)
 		return h.deadLetter(ctx, a, job.DeadLetter{Reason: job.ReasonDeadlineExceeded,

@@ -67,3 +67,15 @@ func (b Backoff) retryDelay(retried int, err error, _ *asynq.Task) time.Duration
 	}
 	return b.Delay(retried + 1)
 }
+
+// onSecondBoundary stretches a delay so that it ends on a whole second.
+// asynq schedules a retry at a whole Unix second, rounding down, so an
+// unstretched delay could fire up to a second early: sooner than a 429's
+// Retry-After asked for.
+func onSecondBoundary(now time.Time, d time.Duration) time.Duration {
+	at := now.Add(d)
+	if rest := at.Sub(at.Truncate(time.Second)); rest > 0 {
+		d += time.Second - rest
+	}
+	return d
+}
