@@ -25,7 +25,7 @@ func run(ctx context.Context, st settings, logger *slog.Logger) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", st.listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("SIM_LISTEN: %w", err)
 	}
 	logger.Info("adobe simulator listening", "addr", ln.Addr().String())
 	return serve(ctx, ln, sim.Handler(), logger)

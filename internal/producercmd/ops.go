@@ -48,7 +48,7 @@ func serveOps(cfg config.Producer, client *producer.Client, reg *prometheus.Regi
 	if err != nil {
 		shared.Stop()
 		_ = conn.Close()
-		return nil, fmt.Errorf("listen for metrics and probes: %w", err)
+		return nil, fmt.Errorf("OPS_LISTEN: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))

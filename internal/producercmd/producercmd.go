@@ -128,7 +128,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		log.Error("producer not started", "err", err)
+		log.Error("producer not started", "err", fmt.Errorf("LISTEN: %w", err))
 		return 1
 	}
 	log.Info("producer API listening", append([]any{"addr", ln.Addr().String(),
@@ -254,7 +254,7 @@ func loadDefinitions(cfg config.Producer) (*callback.Registry, error) {
 	}
 	reg, err := callback.LoadServiceDefinitions(cfg.ServiceDefinitionsDir)
 	if err != nil {
-		return nil, fmt.Errorf("load service definitions: %w", err)
+		return nil, fmt.Errorf("SERVICE_DEFINITIONS_DIR: %w", err)
 	}
 	if cfg.DefaultService != "" {
 		if err := reg.SetDefault(cfg.DefaultService); err != nil {

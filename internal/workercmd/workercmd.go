@@ -95,7 +95,7 @@ type healthServer struct {
 func serveHealth(addr string, w *worker.Worker, metrics http.Handler) (*healthServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen for health probes: %w", err)
+		return nil, fmt.Errorf("OPS_LISTEN: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
