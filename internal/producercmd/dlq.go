@@ -194,6 +194,10 @@ func (c *dlqCmd) list(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
+	if *limit < 1 || *limit > 10000 {
+		fmt.Fprintln(c.stderr, "--limit: must be from 1 to 10000")
+		return 2
+	}
 	f.Limit, f.After = *limit, *after
 	list, err := c.store.ListDeadLetters(ctx, f)
 	if err != nil {
@@ -383,6 +387,12 @@ func (c *dlqCmd) purge(ctx context.Context, args []string) int {
 func deadLetterAPI(ctx context.Context, cfg config.Producer) (*api.DeadLetters, func(), error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
+		return nil, nil, err
+	}
+	// A pending migration stops the start; an outage does not, since
+	// enqueueing needs only Redis.
+	if err := st.CheckMigrated(ctx); err != nil && !store.IsUnavailable(err) {
+		st.Close()
 		return nil, nil, err
 	}
 	requeuer, closeQueue, err := newRequeuer(cfg, st)
