@@ -28,7 +28,8 @@ func run(ctx context.Context) int {
 	cfg := chaos.Full()
 	flag.IntVar(&cfg.Callbacks, "callbacks", 0, "callbacks to send (default: the run's own)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the scripts and of the killed workers")
-	flag.StringVar(&cfg.Dir, "keep", "", "keep the run's logs, AOF and PostgreSQL in this directory")
+	flag.StringVar(&cfg.Dir, "keep", "",
+		"keep the run's logs, AOF and PostgreSQL in this directory")
 	jsonOut := flag.String("json", "", "also write the report as JSON to this file")
 	flag.Parse()
 	if *short {

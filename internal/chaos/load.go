@@ -218,7 +218,8 @@ func (l *loader) post(ctx context.Context, token string, body []byte) (Submissio
 	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
 		id := job.IDFromToken(token)
 		if answer.ID != id {
-			return Submission{}, false, fmt.Errorf("producer answered id %q, want %q", answer.ID, id)
+			return Submission{}, false, fmt.Errorf("producer answered id %q, want %q",
+				answer.ID, id)
 		}
 		return Submission{Token: token, ID: id, RequestID: cmp.Or(answer.RequestID, id),
 			At: time.Now()}, false, nil

@@ -399,7 +399,8 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 // Summary describes a configuration for the start-up log line, without
 // secrets.
 func (c Common) Summary() []any {
-	return []any{"redis", redisconn.Redacted(c.RedisURL), "queue", c.Queue, "allowed_hosts", strings.Join(c.Guard.AllowedHosts, ","),
+	return []any{"redis", redisconn.Redacted(c.RedisURL), "queue", c.Queue,
+		"allowed_hosts", strings.Join(c.Guard.AllowedHosts, ","),
 		"allow_http", c.Guard.AllowHTTP, "allow_private", c.Guard.AllowPrivate,
 		"max_attempts", c.MaxAttempts, "task_timeout", c.TaskTimeout.String()}
 }

@@ -148,7 +148,8 @@ func (r *Requeuer) one(ctx context.Context, dl store.DeadLetter, req Request) Ou
 	if !now.Before(j.Deadline) {
 		if !req.IgnoreDeadline {
 			return skip("the callback deadline " + j.Deadline.Format(time.RFC3339) +
-				" has passed (Adobe refuses late callbacks); use --ignore-deadline (ignoreDeadline in the API) to send anyway")
+				" has passed (Adobe refuses late callbacks); use --ignore-deadline " +
+				"(ignoreDeadline in the API) to send anyway")
 		}
 		j.Deadline = now.Add(max(j.Deadline.Sub(j.EnqueuedAt), time.Hour))
 	}
