@@ -227,7 +227,14 @@ func enqueueLine(ctx context.Context, client *producer.Client, line []byte) line
 	if err == nil {
 		var receipt *producer.Receipt
 		if receipt, err = client.EnqueueRequest(ctx, req); err == nil {
-			return lineResult{ID: receipt.ID, Status: "queued", Duplicate: receipt.Duplicate}
+			res := lineResult{ID: receipt.ID, Status: "queued", Duplicate: receipt.Duplicate}
+			if receipt.Duplicate {
+				// Say what became of the callback queued before, as the API does.
+				if st, err := client.Status(ctx, receipt.ID); err == nil {
+					res.Status = st.State
+				}
+			}
+			return res
 		}
 	}
 	res := lineResult{Status: "error", Error: err.Error()}

@@ -69,3 +69,14 @@ func TestUnsendableValuesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestTruncatedJSONIsLocatedAtItsEnd(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{`{"execution":{`, `{"execution":{"token":"a"`, `{`} {
+		_, err := producer.ParseRequest([]byte(in))
+		var se *callback.SyntaxError
+		if !errors.As(err, &se) || se.Offset != int64(len(in)) {
+			t.Errorf("ParseRequest(%q) = %v, want a syntax error at offset %d", in, err, len(in))
+		}
+	}
+}

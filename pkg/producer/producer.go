@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -135,7 +136,7 @@ func ParseRequest(data []byte) (Request, error) {
 	var shape map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&shape); err != nil {
-		return Request{}, requestSyntax(err, dec.InputOffset())
+		return Request{}, requestSyntax(err, dec.InputOffset(), len(data))
 	}
 	if dec.More() {
 		return Request{}, &callback.SyntaxError{Offset: dec.InputOffset(),
@@ -185,7 +186,7 @@ func typeHint(key string) string {
 	return "must be a string"
 }
 
-func requestSyntax(err error, offset int64) error {
+func requestSyntax(err error, offset int64, size int) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return &callback.SyntaxError{Offset: se.Offset, Err: err}
@@ -194,6 +195,11 @@ func requestSyntax(err error, offset int64) error {
 	if errors.As(err, &te) {
 		return callback.Violations{{Path: "$", Code: callback.CodeType,
 			Message: "a callback request must be a JSON object"}}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		// The JSON stopped short: the problem is at its end.
+		return &callback.SyntaxError{Offset: int64(size),
+			Err: errors.New("unexpected end of JSON input")}
 	}
 	return &callback.SyntaxError{Offset: offset, Err: err}
 }
