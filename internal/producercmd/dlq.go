@@ -41,17 +41,23 @@ func openStore(ctx context.Context, cfg config.Producer) (*store.Store, error) {
 	return store.Open(ctx, cfg.Store.DatabaseURL)
 }
 
+// storeFromEnv reads the producer's configuration for a command line and
+// opens the database it names.
+func storeFromEnv(ctx context.Context) (config.Producer, *store.Store, error) {
+	cfg, _, err := config.LoadProducer(nil, false)
+	if err != nil {
+		return cfg, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	return cfg, st, err
+}
+
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 || (args[0] != "up" && args[0] != "status") {
 		fmt.Fprintln(stderr, "usage: producer migrate up|status")
 		return 2
 	}
-	cfg, _, err := config.LoadProducer(nil, false)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	st, err := openStore(ctx, cfg)
+	_, st, err := storeFromEnv(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -112,12 +118,7 @@ func dlq(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, dlqUsage)
 		return 0
 	}
-	cfg, _, err := config.LoadProducer(nil, false)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, st, err := storeFromEnv(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
