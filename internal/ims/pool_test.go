@@ -33,7 +33,7 @@ type bench struct {
 	front    *imstest.Front
 	tokenURL string
 	rdb      redis.UniversalClient
-	logs     *syncBuffer
+	logs     *testenv.LogBuffer
 	secrets  []ims.Secret
 }
 
@@ -42,7 +42,7 @@ func newBench(t *testing.T, cfg adobesim.Config) *bench {
 	sim, front, srv := imstest.Start(t, cfg)
 	conn, _ := testenv.Redis(t)
 	b := &bench{t: t, sim: sim, front: front, tokenURL: srv.URL + imstest.TokenPath,
-		rdb: conn.Client, logs: &syncBuffer{}}
+		rdb: conn.Client, logs: &testenv.LogBuffer{}}
 	t.Cleanup(b.checkLogs)
 	return b
 }
@@ -673,7 +673,7 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, profile string) float64
 }
 
 // wantLog fails unless one log line holds every part.
-func wantLog(t *testing.T, logs *syncBuffer, parts ...string) {
+func wantLog(t *testing.T, logs *testenv.LogBuffer, parts ...string) {
 	t.Helper()
 	for line := range strings.Lines(logs.String()) {
 		found := true
@@ -685,24 +685,6 @@ func wantLog(t *testing.T, logs *syncBuffer, parts ...string) {
 		}
 	}
 	t.Errorf("no log line holds %q:\n%s", parts, logs)
-}
-
-// syncBuffer collects log lines from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 func TestProcessOnlyCacheServesEveryOrg(t *testing.T) {

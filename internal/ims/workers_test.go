@@ -38,7 +38,7 @@ func TestWorkerProcessesFetchOncePerLifetime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs four worker processes for about a minute")
 	}
-	bin := buildWorker(t)
+	bin := filepath.Join(testenv.Build(t, "./cmd/worker"), "worker")
 	conn, redisURL := testenv.Redis(t)
 	sim, front, srv := imstest.Start(t, adobesim.Config{TokenLifetime: lifetime,
 		KeepBodies: -1, Rules: []adobesim.Rule{{Match: "*", Script: "200@" + answerDelay}}})
@@ -90,18 +90,6 @@ func TestWorkerProcessesFetchOncePerLifetime(t *testing.T) {
 	checkWorkerLogs(t, logs, front.Tokens(), key, len(mints))
 }
 
-// buildWorker compiles cmd/worker into the test's temporary directory.
-func buildWorker(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "worker")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/worker")
-	cmd.Dir = testenv.RepoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the worker: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // enqueueCallbacks queues the test's callbacks, each with its own token,
 // for the simulator at simURL.
 func enqueueCallbacks(t *testing.T, redisURL, queue, simURL string) {
@@ -141,11 +129,11 @@ func enqueueCallbacks(t *testing.T, redisURL, queue, simURL string) {
 // startWorkers runs the worker processes with env and nothing else of this
 // process's environment, waits until each has started, and stops them with
 // SIGTERM when the test ends. It returns their logs.
-func startWorkers(t *testing.T, bin string, env []string) []*syncBuffer {
+func startWorkers(t *testing.T, bin string, env []string) []*testenv.LogBuffer {
 	t.Helper()
-	logs := make([]*syncBuffer, workerProcesses)
+	logs := make([]*testenv.LogBuffer, workerProcesses)
 	for i := range logs {
-		logs[i] = &syncBuffer{}
+		logs[i] = &testenv.LogBuffer{}
 		cmd := exec.Command(bin)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = logs[i], logs[i]
@@ -164,7 +152,7 @@ func startWorkers(t *testing.T, bin string, env []string) []*syncBuffer {
 	return logs
 }
 
-func stopWorker(t *testing.T, cmd *exec.Cmd, done chan error, log *syncBuffer) {
+func stopWorker(t *testing.T, cmd *exec.Cmd, done chan error, log *testenv.LogBuffer) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
@@ -181,7 +169,7 @@ func stopWorker(t *testing.T, cmd *exec.Cmd, done chan error, log *syncBuffer) {
 
 // checkWorkerLogs fails if any worker logged a token, the client secret or
 // the token key, and counts the fetches the workers logged.
-func checkWorkerLogs(t *testing.T, logs []*syncBuffer, tokens []string, key string,
+func checkWorkerLogs(t *testing.T, logs []*testenv.LogBuffer, tokens []string, key string,
 	wantFetches int) {
 	t.Helper()
 	fetched := 0

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,7 +71,7 @@ func TestDashboardsShowDataOnARealPrometheus(t *testing.T) {
 	_, redisURL := testenv.Redis(t)
 	databaseURL := testenv.Postgres(t)
 	migratedStoreAt(t, databaseURL)
-	bin := buildPrograms(t)
+	bin := testenv.Build(t, "./cmd/worker", "./cmd/producer")
 	sim, _, srv := imstest.Start(t, adobesim.Config{})
 	for _, c := range e2eCallbacks {
 		if c.script != "" {
@@ -88,7 +86,7 @@ func TestDashboardsShowDataOnARealPrometheus(t *testing.T) {
 		"DATABASE_URL=" + databaseURL, "IMS_ORG_ID=E2E@AdobeOrg",
 		"CALLBACK_ALLOWED_HOSTS=127.0.0.1", "CALLBACK_ALLOW_HTTP=true",
 		"CALLBACK_ALLOW_PRIVATE=true"}
-	workerOps, producerOps, apiAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	workerOps, producerOps, apiAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	startProgram(t, filepath.Join(bin, "worker"), nil, append(common,
 		"IMS_CLIENT_ID="+adobesim.DefaultClientID,
 		"IMS_CLIENT_SECRET="+adobesim.DefaultClientSecret,
@@ -190,7 +188,7 @@ scrape_configs:
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	startProgram(t, bin, []string{"--config.file=" + configFile,
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"), "--web.listen-address=" + addr,
 		"--storage.tsdb.retention.time=1h", "--log.level=warn"}, nil)
@@ -401,26 +399,12 @@ func (a *apiClient) requeue(t *testing.T, id string) {
 	}
 }
 
-// buildPrograms compiles the worker and the producer into a temporary
-// directory and returns it.
-func buildPrograms(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/worker", "./cmd/producer")
-	cmd.Dir = testenv.RepoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the worker and the producer: %v\n%s", err, out)
-	}
-	return dir
-}
-
 // startProgram runs bin with args and, when env is set, only env as its
 // environment; it is stopped with SIGTERM when the test ends, and its
 // output is shown if the test failed.
 func startProgram(t *testing.T, bin string, args, env []string) {
 	t.Helper()
-	var out logBuffer
+	var out testenv.LogBuffer
 	// Not the test's context: that would kill the program before the
 	// cleanup asks it to stop.
 	cmd := exec.CommandContext(context.Background(), bin, args...)
@@ -464,17 +448,6 @@ func waitOK(t *testing.T, url string) {
 	}, "%s did not answer 200", url)
 }
 
-// freeAddr returns a loopback address free at the time of the call.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // get asks for url, giving up after 5 s.
 func get(url string) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -501,22 +474,4 @@ type cancelOnClose struct {
 func (c *cancelOnClose) Close() error {
 	defer c.cancel()
 	return c.ReadCloser.Close()
-}
-
-// logBuffer collects a program's output; it is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -3,10 +3,8 @@ package producercmd
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +13,7 @@ import (
 
 func TestServeHasAnOpsListener(t *testing.T) {
 	_, redisURL := testenv.Redis(t)
-	api, ops := loopbackAddr(t), loopbackAddr(t)
+	api, ops := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	for k, v := range map[string]string{"REDIS_URL": redisURL, "QUEUE": "ops-test",
 		"LISTEN": api, "OPS_LISTEN": ops, "API_TOKENS": "ops-test-token-0123456789",
 		"DATABASE_URL": ""} {
@@ -23,7 +21,7 @@ func TestServeHasAnOpsListener(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
-	logs := &serveLog{}
+	logs := &testenv.LogBuffer{}
 	go func() { exited <- Main(ctx, []string{"serve"}, nil, io.Discard, logs) }()
 
 	tests := []struct {
@@ -92,33 +90,4 @@ func get200(url string) string {
 		return ""
 	}
 	return string(data)
-}
-
-// loopbackAddr returns a loopback address free at the time of the call.
-func loopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// serveLog is the program's log, written while the test may read it.
-type serveLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *serveLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *serveLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -1,12 +1,10 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +32,7 @@ type bundle struct {
 	client   *producer.Client
 	redisURL string
 	queue    string
-	logs     *syncBuffer
+	logs     *testenv.LogBuffer
 }
 
 type setupOptions struct {
@@ -55,7 +53,7 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 		opt(&o)
 	}
 	conn, redisURL := testenv.Redis(t)
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	sim, front, srv := imstest.Start(t, adobesim.Config{})
@@ -214,24 +212,6 @@ func TestOutcomes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer collects log lines from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // TestAdobeExamplesAreDelivered sends a callback for each of Adobe's full

@@ -3,11 +3,9 @@ package workercmd
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +17,7 @@ import (
 func TestWorkerServesItsMetrics(t *testing.T) {
 	_, redisURL := testenv.Redis(t)
 	_, _, sim := imstest.Start(t, adobesim.Config{})
-	ops := metricsTestAddr(t)
+	ops := testenv.FreeAddr(t)
 	for k, v := range map[string]string{"REDIS_URL": redisURL, "QUEUE": "metrics-test",
 		"IMS_CLIENT_ID":     adobesim.DefaultClientID,
 		"IMS_CLIENT_SECRET": adobesim.DefaultClientSecret,
@@ -29,7 +27,7 @@ func TestWorkerServesItsMetrics(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
-	logs := &metricsLog{}
+	logs := &testenv.LogBuffer{}
 	go func() { exited <- Main(ctx, nil, io.Discard, logs) }()
 
 	// The worker's own metrics, the IMS metrics on the same registry, the
@@ -78,7 +76,7 @@ func scrape(url string) string {
 // waitForMetrics polls url until its body holds every line of want, and
 // returns the body. It fails at once if the program exits meanwhile.
 func waitForMetrics(t *testing.T, url string, want []string, exited <-chan int,
-	logs *metricsLog) string {
+	logs *testenv.LogBuffer) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -100,33 +98,4 @@ func waitForMetrics(t *testing.T, url string, want []string, exited <-chan int,
 		case <-tick.C:
 		}
 	}
-}
-
-// metricsTestAddr returns a loopback address free at the time of the call.
-func metricsTestAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// metricsLog is a program's log, written while the test may read it.
-type metricsLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *metricsLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *metricsLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

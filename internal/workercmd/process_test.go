@@ -1,14 +1,9 @@
 package workercmd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +14,6 @@ import (
 	"github.com/callback-dispatcher/dispatcher/pkg/callback"
 	"github.com/callback-dispatcher/dispatcher/pkg/producer"
 )
-
-// lockedBuffer is a log a process writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // pipeline is what a worker under test talks to: its own Redis database,
 // a simulator and a producer client queueing for it.
@@ -106,17 +83,6 @@ func migratedPostgres(t *testing.T, url string) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // waitReady polls the worker's /readyz until it answers 200, failing the
 // test early when exited says the worker has stopped.
 func waitReady(t *testing.T, ops string, exited func() (string, bool)) {
@@ -135,18 +101,6 @@ func waitReady(t *testing.T, ops string, exited func() (string, bool)) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, "the worker never became ready on %s", ops)
-}
-
-// buildWorker compiles cmd/worker into the test's temporary directory.
-func buildWorker(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "worker")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/worker")
-	cmd.Dir = testenv.RepoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the worker: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // envList turns an environment map into the form exec.Cmd takes.

@@ -3,6 +3,7 @@ package workercmd
 import (
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -17,13 +18,13 @@ import (
 // workerProcess is a worker program the test started.
 type workerProcess struct {
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *testenv.LogBuffer
 	done chan struct{}
 }
 
 func startWorkerProcess(t *testing.T, bin string, env map[string]string) *workerProcess {
 	t.Helper()
-	w := &workerProcess{cmd: exec.Command(bin), logs: &lockedBuffer{}, done: make(chan struct{})}
+	w := &workerProcess{cmd: exec.Command(bin), logs: &testenv.LogBuffer{}, done: make(chan struct{})}
 	w.cmd.Env = envList(env)
 	w.cmd.Stdout, w.cmd.Stderr = w.logs, w.logs
 	if err := w.cmd.Start(); err != nil {
@@ -65,7 +66,7 @@ func (w *workerProcess) terminate(t *testing.T) int {
 // the callbacks it had not taken stay queued for another worker. Nothing
 // is lost and nothing is sent twice.
 func TestSIGTERMLetsInFlightCallbacksFinish(t *testing.T) {
-	bin := buildWorker(t)
+	bin := filepath.Join(testenv.Build(t, "./cmd/worker"), "worker")
 	p := newPipeline(t, "sigterm", adobesim.Rule{Match: "sigterm-*", Script: "200@2s"})
 	dbURL := testenv.Postgres(t)
 	migratedPostgres(t, dbURL)
@@ -76,7 +77,7 @@ func TestSIGTERMLetsInFlightCallbacksFinish(t *testing.T) {
 	}
 	p.enqueue(tokens...)
 
-	env := p.env(dbURL, freeAddr(t))
+	env := p.env(dbURL, testenv.FreeAddr(t))
 	env["CONCURRENCY"] = fmt.Sprint(concurrency)
 	first := startWorkerProcess(t, bin, env)
 	// The simulator records a callback when it arrives, before its 2 s
@@ -105,7 +106,7 @@ func TestSIGTERMLetsInFlightCallbacksFinish(t *testing.T) {
 			inFlight, callbacks-inFlight)
 	}
 
-	env["OPS_LISTEN"] = freeAddr(t)
+	env["OPS_LISTEN"] = testenv.FreeAddr(t)
 	second := startWorkerProcess(t, bin, env)
 	testenv.Eventually(t, 60*time.Second, func() bool {
 		info, err = insp.GetQueueInfo(p.queue)

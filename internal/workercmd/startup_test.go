@@ -28,7 +28,7 @@ func TestWorkerStartsWhilePostgresIsDown(t *testing.T) {
 	pg.Stop()
 
 	p := newPipeline(t, "pg-down", adobesim.Rule{Match: "pg-down-*", Script: "400"})
-	ops := freeAddr(t)
+	ops := testenv.FreeAddr(t)
 	env := p.env(pg.URL, ops)
 	env["OUTBOX_DRAIN_INTERVAL"] = "100ms"
 	for k, v := range env {
@@ -36,7 +36,7 @@ func TestWorkerStartsWhilePostgresIsDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	exited := make(chan int, 1)
 	go func() { exited <- Main(ctx, nil, io.Discard, logs) }()
 	waitReady(t, ops, func() (string, bool) {
@@ -90,10 +90,10 @@ func TestWorkerRefusesAMissingDatabase(t *testing.T) {
 	}
 	u.Path = "/no_such_database"
 	p := newPipeline(t, "pg-missing")
-	for k, v := range p.env(u.String(), freeAddr(t)) {
+	for k, v := range p.env(u.String(), testenv.FreeAddr(t)) {
 		t.Setenv(k, v)
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if code := Main(ctx, nil, io.Discard, logs); code != 2 {
