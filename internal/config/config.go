@@ -3,7 +3,6 @@
 package config
 
 import (
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
@@ -404,9 +403,6 @@ func (c Common) Summary() []any {
 		"allow_http", c.Guard.AllowHTTP, "allow_private", c.Guard.AllowPrivate,
 		"max_attempts", c.MaxAttempts, "task_timeout", c.TaskTimeout.String()}
 }
-
-// ErrHelp is returned by Help when the arguments ask for help.
-var ErrHelp = fmt.Errorf("help requested")
 
 // maxDeadline is the longest a callback may wait: actionConfig.timeout is at
 // most 240 minutes.
