@@ -25,8 +25,14 @@ import (
 type Config struct {
 	// Tokens are the bearer tokens callers may present.
 	Tokens []string
-	// MaxBodyBytes bounds a request body; larger ones get 413.
+	// MaxBodyBytes bounds a request body, and each line of a batch;
+	// larger ones get 413.
 	MaxBodyBytes int64
+	// MaxBatchBytes bounds the body of a batch (16 MiB when 0; never
+	// below MaxBodyBytes).
+	MaxBatchBytes int64
+	// MaxBatchItems bounds the callback requests of a batch (1,000 when 0).
+	MaxBatchItems int
 	// DeadLetters serves /v1/dead-letters; nil without a database.
 	DeadLetters *DeadLetters
 	// Metrics counts enqueues and requeues; nil counts nothing.
@@ -50,8 +56,11 @@ type Server struct {
 	log     *slog.Logger
 	tokens  [][sha256.Size]byte
 	maxBody int64
-	dead    *DeadLetters
-	metrics Metrics
+	// maxBatchBytes and maxBatchItems bound POST /v1/callbacks/batch.
+	maxBatchBytes int64
+	maxBatchItems int
+	dead          *DeadLetters
+	metrics       Metrics
 }
 
 // New returns the API over a producer client.
@@ -60,6 +69,15 @@ func New(client *producer.Client, cfg Config, log *slog.Logger) *Server {
 		metrics: cfg.Metrics}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
+	}
+	s.maxBatchBytes = cfg.MaxBatchBytes
+	if s.maxBatchBytes <= 0 {
+		s.maxBatchBytes = 16 << 20
+	}
+	s.maxBatchBytes = max(s.maxBatchBytes, s.maxBody)
+	s.maxBatchItems = cfg.MaxBatchItems
+	if s.maxBatchItems <= 0 {
+		s.maxBatchItems = 1000
 	}
 	for _, t := range cfg.Tokens {
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
@@ -71,6 +89,7 @@ func New(client *producer.Client, cfg Config, log *slog.Logger) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/callbacks", s.auth(http.HandlerFunc(s.enqueue)))
+	mux.Handle("POST /v1/callbacks/batch", s.auth(http.HandlerFunc(s.enqueueBatch)))
 	mux.Handle("GET /v1/callbacks/{id}", s.auth(http.HandlerFunc(s.status)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -109,49 +128,48 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		s.countEnqueue(nil, "refused")
+		s.countEnqueue("", "refused")
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
 			"the request body is larger than the limit of "+formatBytes(s.maxBody), nil)
 		return
 	case err != nil:
-		s.countEnqueue(nil, "refused")
+		s.countEnqueue("", "refused")
 		writeError(w, http.StatusBadRequest, "unreadable_body",
 			"the request body could not be read",
 			nil)
 		return
 	}
-	req, err := producer.ParseRequest(body)
-	if err == nil {
-		var receipt *producer.Receipt
-		receipt, err = s.client.EnqueueRequest(r.Context(), req)
-		if err == nil {
-			result := "queued"
-			if receipt.Duplicate {
-				result = "duplicate"
-			}
-			s.countEnqueue(req.Execution, result)
-			s.accepted(r.Context(), w, receipt)
-			return
-		}
-	}
-	s.countEnqueue(req.Execution, s.refuse(w, r, err))
-}
-
-// countEnqueue tells the metrics of one enqueue request. Only the
-// objectType is read from the execution request, and only when counted.
-func (s *Server) countEnqueue(execution json.RawMessage, result string) {
-	if s.metrics == nil {
+	receipt, err := s.client.EnqueueJSON(r.Context(), body)
+	if err != nil {
+		s.countEnqueue(objectType(body), s.refuse(w, r, err))
 		return
 	}
-	var e struct {
-		ObjectData struct {
-			ObjectType string `json:"objectType"`
-		} `json:"objectData"`
+	result := "queued"
+	if receipt.Duplicate {
+		result = "duplicate"
 	}
-	if len(execution) > 0 {
-		_ = json.Unmarshal(execution, &e)
+	s.countEnqueue(receipt.EntityType, result)
+	s.accepted(r.Context(), w, receipt)
+}
+
+func (s *Server) countEnqueue(entityType, result string) {
+	if s.metrics != nil {
+		s.metrics.Enqueued(entityType, result)
 	}
-	s.metrics.Enqueued(e.ObjectData.ObjectType, result)
+}
+
+// objectType reads the execution request's objectData.objectType from a
+// refused request, for the metrics; "" when it cannot be read.
+func objectType(body []byte) string {
+	var req struct {
+		Execution struct {
+			ObjectData struct {
+				ObjectType string `json:"objectType"`
+			} `json:"objectData"`
+		} `json:"execution"`
+	}
+	_ = json.Unmarshal(body, &req)
+	return req.Execution.ObjectData.ObjectType
 }
 
 func (s *Server) accepted(ctx context.Context, w http.ResponseWriter, receipt *producer.Receipt) {

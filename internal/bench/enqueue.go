@@ -16,7 +16,11 @@ const (
 	EnqueueBare   = "bare asynq Enqueue"
 	EnqueueClient = "Go client (producer.Client.Enqueue)"
 	EnqueueAPI    = "HTTP API (POST /v1/callbacks)"
+	EnqueueBatch  = "HTTP API, batches of 100 (POST /v1/callbacks/batch)"
 )
+
+// batchSize is the number of callbacks in each request of EnqueueBatch.
+const batchSize = 100
 
 // EnqueueRun is one measurement of one way to enqueue.
 type EnqueueRun struct {
@@ -34,7 +38,7 @@ func (e EnqueueRun) Rate() float64 { return float64(e.N) / e.Took.Seconds() }
 // worker reads.
 func (r *run) enqueueRates(ctx context.Context, rep *Report) error {
 	for round := range r.cfg.Rounds {
-		for _, kind := range []string{EnqueueBare, EnqueueClient, EnqueueAPI} {
+		for _, kind := range []string{EnqueueBare, EnqueueClient, EnqueueAPI, EnqueueBatch} {
 			e, err := r.enqueueOnce(ctx, kind, round)
 			if err != nil {
 				return err
@@ -61,7 +65,12 @@ func (r *run) enqueueOnce(ctx context.Context, kind string, round int) (EnqueueR
 	if err != nil {
 		return e, err
 	}
-	if e.Took, err = parallel(ctx, e.N, r.cfg.EnqueueWorkers, enqueue); err != nil {
+	calls := e.N
+	if kind == EnqueueBatch {
+		calls = e.N / batchSize
+		e.N = calls * batchSize
+	}
+	if e.Took, err = parallel(ctx, calls, r.cfg.EnqueueWorkers, enqueue); err != nil {
 		return e, fmt.Errorf("%s: %w", kind, err)
 	}
 	after, err := redisInfo(ctx, rdb, "memory", "used_memory")
@@ -69,7 +78,7 @@ func (r *run) enqueueOnce(ctx context.Context, kind string, round int) (EnqueueR
 		return e, err
 	}
 	e.RedisBytes = (after - before) / float64(e.N)
-	if kind == EnqueueAPI {
+	if kind == EnqueueAPI || kind == EnqueueBatch {
 		queue = r.queue("api")
 	}
 	return e, dropQueue(ctx, rdb, queue)
@@ -96,6 +105,9 @@ func (r *run) enqueuer(kind, queue, prefix string) (func(context.Context, int) e
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: r.cfg.EnqueueWorkers}
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	if kind == EnqueueBatch {
+		return batchEnqueuer(client, r.apiURL, r.apiToken, w), transport.CloseIdleConnections, nil
+	}
 	return apiEnqueuer(client, r.apiURL, r.apiToken, w), transport.CloseIdleConnections, nil
 }
 

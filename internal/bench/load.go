@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,6 +97,42 @@ func apiEnqueuer(client *http.Client, base, token string, w *Workload) func(cont
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusAccepted {
 			return fmt.Errorf("API answered %d: %s", resp.StatusCode, body)
+		}
+		return nil
+	}
+}
+
+// batchEnqueuer posts callbacks batchSize at a time, request i holding
+// callbacks i×batchSize to (i+1)×batchSize-1, one per line, and checks that
+// every one was queued.
+func batchEnqueuer(client *http.Client, base, token string, w *Workload) func(
+	context.Context, int) error {
+	return func(ctx context.Context, i int) error {
+		var body bytes.Buffer
+		for k := range batchSize {
+			body.Write(w.APIRequest(i*batchSize + k))
+			body.WriteByte('\n')
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/callbacks/batch",
+			&body)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		data, _ := io.ReadAll(resp.Body)
+		var answer struct {
+			Queued int `json:"queued"`
+		}
+		_ = json.Unmarshal(data, &answer)
+		if resp.StatusCode != http.StatusOK || answer.Queued != batchSize {
+			return fmt.Errorf("API answered %d, %d of %d queued: %.500s", resp.StatusCode,
+				answer.Queued, batchSize, data)
 		}
 		return nil
 	}

@@ -144,6 +144,7 @@ func (r *Report) enqueueRows() []Row {
 	bare, _ := r.medianEnqueue(EnqueueBare)
 	client, _ := r.medianEnqueue(EnqueueClient)
 	api, _ := r.medianEnqueue(EnqueueAPI)
+	batch, _ := r.medianEnqueue(EnqueueBatch)
 	return []Row{
 		{Figure: "Enqueues/s, " + EnqueueBare, Value: fmt.Sprintf("%.0f", bare)},
 		{Figure: "Enqueues/s, " + EnqueueClient,
@@ -151,6 +152,9 @@ func (r *Report) enqueueRows() []Row {
 		{Figure: "Enqueues/s, " + EnqueueAPI,
 			Value:  fmt.Sprintf("%.0f = %.2f× bare", api, api/bare),
 			Target: "≥ 0.5×", Verdict: verdict(api/bare >= 0.5)},
+		{Figure: "Enqueues/s, " + EnqueueBatch,
+			Value:  fmt.Sprintf("%.0f = %.2f× bare", batch, batch/bare),
+			Target: "≥ 0.5×", Verdict: verdict(batch/bare >= 0.5)},
 	}
 }
 

@@ -338,8 +338,11 @@ type Producer struct {
 	// OpsListen is the address of /metrics, /healthz and /readyz.
 	OpsListen string
 	// APITokens are the bearer tokens the API accepts.
-	APITokens       []string
-	MaxBodyBytes    int
+	APITokens    []string
+	MaxBodyBytes int
+	// MaxBatchBytes and MaxBatchItems bound POST /v1/callbacks/batch.
+	MaxBatchBytes   int
+	MaxBatchItems   int
 	ResultRetention time.Duration
 	// KnownOrgIDs are the orgs that have an IMS profile; callbacks of
 	// other orgs are refused. Nil accepts any org.
@@ -369,7 +372,12 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 			p.APITokens = append(p.APITokens, t)
 		}
 	}
-	p.MaxBodyBytes = r.Int("MAX_BODY_BYTES", 1<<20, 1024, "largest request body the API reads")
+	p.MaxBodyBytes = r.Int("MAX_BODY_BYTES", 1<<20, 1024,
+		"largest request body the API reads, and largest line of a batch")
+	p.MaxBatchBytes = r.Int("MAX_BATCH_BYTES", 16<<20, 1024,
+		"largest body of POST /v1/callbacks/batch")
+	p.MaxBatchItems = r.Int("MAX_BATCH_ITEMS", 1000, 1,
+		"most callback requests in one POST /v1/callbacks/batch")
 	p.ResultRetention = r.Duration("RESULT_RETENTION", 24*time.Hour,
 		"how long a delivered callback's status stays readable")
 	p.ServiceDefinitionsDir = r.String("SERVICE_DEFINITIONS_DIR", "",

@@ -98,7 +98,8 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	}
 	defer client.Close()
 
-	apiCfg := api.Config{Tokens: cfg.APITokens, MaxBodyBytes: int64(cfg.MaxBodyBytes)}
+	apiCfg := api.Config{Tokens: cfg.APITokens, MaxBodyBytes: int64(cfg.MaxBodyBytes),
+		MaxBatchBytes: int64(cfg.MaxBatchBytes), MaxBatchItems: cfg.MaxBatchItems}
 	if cfg.Store.DatabaseURL != "" {
 		dead, closeDead, err := deadLetterAPI(ctx, cfg)
 		if err != nil {
@@ -223,19 +224,16 @@ func enqueueLines(ctx context.Context, client *producer.Client, in io.Reader,
 }
 
 func enqueueLine(ctx context.Context, client *producer.Client, line []byte) lineResult {
-	req, err := producer.ParseRequest(line)
+	receipt, err := client.EnqueueJSON(ctx, line)
 	if err == nil {
-		var receipt *producer.Receipt
-		if receipt, err = client.EnqueueRequest(ctx, req); err == nil {
-			res := lineResult{ID: receipt.ID, Status: "queued", Duplicate: receipt.Duplicate}
-			if receipt.Duplicate {
-				// Say what became of the callback queued before, as the API does.
-				if st, err := client.Status(ctx, receipt.ID); err == nil {
-					res.Status = st.State
-				}
+		res := lineResult{ID: receipt.ID, Status: "queued", Duplicate: receipt.Duplicate}
+		if receipt.Duplicate {
+			// Say what became of the callback queued before, as the API does.
+			if st, err := client.Status(ctx, receipt.ID); err == nil {
+				res.Status = st.State
 			}
-			return res
 		}
+		return res
 	}
 	res := lineResult{Status: "error", Error: err.Error()}
 	var vs callback.Violations

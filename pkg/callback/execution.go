@@ -135,6 +135,20 @@ func ParseExecutionRequest(data []byte) (*ExecutionRequest, error) {
 	return executionFromTree(tree, "execution")
 }
 
+// DecodeValue decodes JSON the way this package reads it: objects as
+// map[string]any, arrays as []any, numbers as json.Number, and no data after
+// the value. Malformed JSON yields a *SyntaxError. A document that carries
+// an execution request and a result together is decoded once with it and
+// its parts are handed to ExecutionRequestFromValue and PrepareValue.
+func DecodeValue(data []byte) (any, error) { return decodeTree(data) }
+
+// ExecutionRequestFromValue is ParseExecutionRequest for a value from
+// DecodeValue. Values decoded some other way (numbers as float64) are
+// refused as the wrong type.
+func ExecutionRequestFromValue(v any) (*ExecutionRequest, error) {
+	return executionFromTree(v, "execution")
+}
+
 // SyntaxError reports malformed JSON and where it is.
 type SyntaxError struct {
 	// Offset is the byte offset at which the JSON stopped making sense.
@@ -157,24 +171,36 @@ func decodeTree(data []byte) (any, error) {
 	dec.UseNumber()
 	var tree any
 	if err := dec.Decode(&tree); err != nil {
-		return nil, syntaxError(err, dec.InputOffset())
+		return nil, syntaxError(err, dec.InputOffset(), len(data))
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &SyntaxError{
-			Offset: dec.InputOffset(),
-			Err:    errors.New("data after the JSON value"),
-		}
+	if err := trailingData(data, dec.InputOffset()); err != nil {
+		return nil, err
 	}
 	return tree, nil
 }
 
-func syntaxError(err error, offset int64) error {
+// trailingData refuses anything but white space in data after the JSON
+// value that ends at offset end, naming where the extra data starts.
+func trailingData(data []byte, end int64) error {
+	for i := end; i < int64(len(data)); i++ {
+		switch data[i] {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return &SyntaxError{Offset: i, Err: errors.New("data after the JSON value")}
+		}
+	}
+	return nil
+}
+
+// syntaxError turns a decoder's error into a *SyntaxError; JSON that stops
+// short is located at its end, size.
+func syntaxError(err error, offset int64, size int) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return &SyntaxError{Offset: se.Offset, Err: err}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &SyntaxError{Offset: offset, Err: errors.New("unexpected end of JSON input")}
+		return &SyntaxError{Offset: int64(size), Err: errors.New("unexpected end of JSON input")}
 	}
 	return &SyntaxError{Offset: offset, Err: err}
 }

@@ -54,6 +54,14 @@ func PrepareWith(exec *ExecutionRequest, result []byte, def *ServiceDefinition) 
 	return prepareTree(exec, tree, def)
 }
 
+// PrepareValue is PrepareWith for a result decoded by DecodeValue.
+func PrepareValue(exec *ExecutionRequest, result any, def *ServiceDefinition) (*Callback, error) {
+	if exec == nil {
+		return nil, errors.New("prepare callback: no execution request")
+	}
+	return prepareTree(exec, result, def)
+}
+
 // PrepareResultWith is PrepareWith for a Result built in Go.
 func PrepareResultWith(exec *ExecutionRequest, result Result, def *ServiceDefinition) (
 	*Callback, error,

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"slices"
 	"time"
 
@@ -138,13 +140,19 @@ func ParseRequest(data []byte) (Request, error) {
 	if err := dec.Decode(&shape); err != nil {
 		return Request{}, requestSyntax(err, dec.InputOffset(), len(data))
 	}
-	if dec.More() {
-		return Request{}, &callback.SyntaxError{Offset: dec.InputOffset(),
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return Request{}, &callback.SyntaxError{Offset: int64(len(data) - len(rest)),
 			Err: errors.New("data after the JSON value")}
 	}
-	var vs callback.Violations
 	var req Request
-	for key, raw := range shape {
+	vs := checkMembers(func(yield func(string, any) bool) {
+		for key, raw := range shape {
+			if !yield(key, raw) {
+				return
+			}
+		}
+	}, func(key string, v any) bool {
+		raw := v.(json.RawMessage)
 		var err error
 		switch key {
 		case "execution":
@@ -157,26 +165,90 @@ func ParseRequest(data []byte) (Request, error) {
 			err = json.Unmarshal(raw, &req.Service)
 		case "receivedAt":
 			err = json.Unmarshal(raw, &req.ReceivedAt)
+		}
+		return err == nil
+	}, func(key string) bool {
+		raw, ok := shape[key]
+		return ok && string(raw) != "null"
+	})
+	if len(vs) > 0 {
+		return Request{}, sortViolations(vs)
+	}
+	return req, nil
+}
+
+// checkMembers checks the members of a callback request, whichever way it
+// was decoded: set stores one member and reports whether its type is
+// right; present reports whether a required member has a value.
+func checkMembers(members iter.Seq2[string, any], set func(key string, v any) bool,
+	present func(key string) bool) callback.Violations {
+	var vs callback.Violations
+	for key, v := range members {
+		switch key {
+		case "execution", "result", "requestId", "service", "receivedAt":
+			if !set(key, v) {
+				vs = append(vs, callback.Violation{Path: key, Code: callback.CodeType,
+					Message: typeHint(key)})
+			}
 		default:
 			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeUnknownProperty,
 				Message: "is not a member of a callback request (execution, result, " +
 					"requestId, receivedAt, service)"})
 		}
-		if err != nil {
-			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeType,
-				Message: typeHint(key)})
-		}
 	}
 	for _, key := range []string{"execution", "result"} {
-		if raw, ok := shape[key]; !ok || string(raw) == "null" {
+		if !present(key) {
 			vs = append(vs, callback.Violation{Path: key, Code: callback.CodeRequired,
 				Message: "is required"})
 		}
 	}
-	if len(vs) > 0 {
-		return Request{}, sortViolations(vs)
+	return vs
+}
+
+// EnqueueJSON checks and queues one callback request in its JSON form,
+// {"execution": …, "result": …}, as the HTTP API and the CLI read it. It is
+// ParseRequest and EnqueueRequest in one, decoding the JSON once.
+func (c *Client) EnqueueJSON(ctx context.Context, data []byte) (*Receipt, error) {
+	tree, err := callback.DecodeValue(data)
+	if err != nil {
+		return nil, err
 	}
-	return req, nil
+	root, ok := tree.(map[string]any)
+	if !ok {
+		return nil, callback.Violations{{Path: "$", Code: callback.CodeType,
+			Message: "a callback request must be a JSON object"}}
+	}
+	var o options
+	var service string
+	vs := checkMembers(maps.All(root), func(key string, v any) bool {
+		if v == nil || key == "execution" || key == "result" {
+			return true
+		}
+		s, ok := v.(string)
+		switch key {
+		case "requestId":
+			o.requestID = s
+		case "service":
+			service = s
+		case "receivedAt":
+			t, err := time.Parse(time.RFC3339, s)
+			o.receivedAt = &t
+			return ok && err == nil
+		}
+		return ok
+	}, func(key string) bool { return root[key] != nil })
+	if len(vs) > 0 {
+		return nil, sortViolations(vs)
+	}
+	exec, err := callback.ExecutionRequestFromValue(root["execution"])
+	if err != nil {
+		return nil, err
+	}
+	if o.def, err = c.definition(service, "service"); err != nil {
+		return nil, err
+	}
+	cb, err := callback.PrepareValue(exec, root["result"], o.def)
+	return c.enqueue(ctx, exec, cb, err, o)
 }
 
 func typeHint(key string) string {
@@ -215,6 +287,8 @@ type Receipt struct {
 	RequestID string `json:"requestId,omitempty"`
 	// Deadline is when Adobe stops waiting for the callback.
 	Deadline time.Time `json:"deadline"`
+	// EntityType is the execution request's objectData.objectType.
+	EntityType string `json:"entityType,omitempty"`
 }
 
 // EnqueueRequest checks and queues one callback request.
@@ -360,7 +434,8 @@ func (c *Client) enqueue(ctx context.Context, exec *callback.ExecutionRequest,
 	if err != nil {
 		return nil, fmt.Errorf("encode callback job: %w", err)
 	}
-	receipt := &Receipt{ID: id, RequestID: requestID, Deadline: deadline}
+	receipt := &Receipt{ID: id, RequestID: requestID, Deadline: deadline,
+		EntityType: cb.EntityType}
 	_, err = c.asynq.EnqueueContext(ctx, asynq.NewTask(job.TaskType, payload), c.taskOptions(id)...)
 	switch {
 	case errors.Is(err, asynq.ErrTaskIDConflict):

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/callback-dispatcher/dispatcher/pkg/callback"
+	"github.com/callback-dispatcher/dispatcher/pkg/producer"
+)
+
+// Item outcomes of a batch, as its answer names them.
+const (
+	itemQueued    = "queued"
+	itemDuplicate = "duplicate"
+	itemRefused   = "refused"
+	itemError     = "error"
+)
+
+// batchItem is the answer for one line of a batch.
+type batchItem struct {
+	Line   int    `json:"line"`
+	Result string `json:"result"`
+	ID     string `json:"id,omitempty"`
+	// Status is the callback's state: queued, or for a duplicate what
+	// became of the one queued before.
+	Status     string              `json:"status,omitempty"`
+	RequestID  string              `json:"requestId,omitempty"`
+	Error      string              `json:"error,omitempty"`
+	Message    string              `json:"message,omitempty"`
+	Offset     *int64              `json:"offset,omitempty"`
+	Violations callback.Violations `json:"violations,omitempty"`
+}
+
+// batchAnswer is the body of a batch's answer.
+type batchAnswer struct {
+	Queued     int         `json:"queued"`
+	Duplicates int         `json:"duplicates"`
+	Refused    int         `json:"refused"`
+	Failed     int         `json:"failed"`
+	Results    []batchItem `json:"results"`
+}
+
+// enqueueBatch queues the callback requests of an NDJSON body, one per
+// line, each on its own: a refused line does not hold back the others.
+// The answer is 200 when every line got a final answer (queued, duplicate
+// or refused) and 503 when the queue failed some of them; sending the whole
+// batch again is then safe, since a line already queued comes back as a
+// duplicate.
+func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBatchBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+			"the batch is larger than the limit of "+formatBytes(s.maxBatchBytes), nil)
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "unreadable_body",
+			"the request body could not be read", nil)
+		return
+	}
+	lines := batchLines(body)
+	switch {
+	case len(lines) == 0:
+		writeError(w, http.StatusBadRequest, "empty_batch",
+			"the batch holds no callback request: send one JSON object per line", nil)
+		return
+	case len(lines) > s.maxBatchItems:
+		writeError(w, http.StatusRequestEntityTooLarge, "too_many_items",
+			"the batch holds "+strconv.Itoa(len(lines))+" callback requests; the limit is "+
+				strconv.Itoa(s.maxBatchItems), nil)
+		return
+	}
+	// In order, one after the other, so that of two lines with one token
+	// the first is queued and the second is its duplicate.
+	ans := batchAnswer{Results: make([]batchItem, len(lines))}
+	for i, l := range lines {
+		ans.Results[i] = s.batchLine(r.Context(), l)
+	}
+	for _, it := range ans.Results {
+		switch it.Result {
+		case itemQueued:
+			ans.Queued++
+		case itemDuplicate:
+			ans.Duplicates++
+		case itemRefused:
+			ans.Refused++
+		default:
+			ans.Failed++
+		}
+	}
+	s.log.InfoContext(r.Context(), "callback batch", "lines", len(lines), "queued", ans.Queued,
+		"duplicates", ans.Duplicates, "refused", ans.Refused, "failed", ans.Failed)
+	status := http.StatusOK
+	if ans.Failed > 0 {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, ans)
+}
+
+// line is one non-blank line of a batch and its number.
+type line struct {
+	n    int
+	data []byte
+}
+
+// batchLines splits an NDJSON body into its non-blank lines.
+func batchLines(body []byte) []line {
+	var lines []line
+	n := 0
+	for len(body) > 0 {
+		n++
+		var l []byte
+		l, body, _ = bytes.Cut(body, []byte{'\n'})
+		if len(bytes.TrimSpace(l)) > 0 {
+			lines = append(lines, line{n: n, data: l})
+		}
+	}
+	return lines
+}
+
+func (s *Server) batchLine(ctx context.Context, l line) batchItem {
+	it := batchItem{Line: l.n}
+	if int64(len(l.data)) > s.maxBody {
+		it.Result, it.Error = itemRefused, "body_too_large"
+		it.Message = "the line is larger than the limit of " + formatBytes(s.maxBody)
+		s.countEnqueue("", itemRefused)
+		return it
+	}
+	receipt, err := s.client.EnqueueJSON(ctx, l.data)
+	if err == nil {
+		it.ID = receipt.ID
+		it.Result, it.Status, it.RequestID = itemQueued, "queued", receipt.RequestID
+		if receipt.Duplicate {
+			it.Result, it.RequestID = itemDuplicate, ""
+			if st, err := s.client.Status(ctx, receipt.ID); err == nil {
+				it.Status = st.State
+			}
+		}
+		s.countEnqueue(receipt.EntityType, it.Result)
+		return it
+	}
+	var syntax *callback.SyntaxError
+	var vs callback.Violations
+	var qe *producer.QueueError
+	it.Result = itemRefused
+	switch {
+	case errors.As(err, &syntax):
+		it.Error, it.Message, it.Offset = "malformed_json", syntax.Error(), &syntax.Offset
+	case errors.As(err, &vs):
+		it.Error, it.Message = "contract_violation",
+			"the callback breaks Adobe's contract; it was not queued"
+		it.Violations = vs
+	case errors.As(err, &qe):
+		it.Result, it.Error = itemError, "queue_unavailable"
+		it.Message = "the queue could not be reached, so the callback may or may not be " +
+			"queued: send it again"
+	default:
+		s.log.ErrorContext(ctx, "enqueue failed", "err", err)
+		it.Result, it.Error, it.Message = itemError, "internal", "the callback was not queued"
+	}
+	s.countEnqueue(objectType(l.data), it.Result)
+	return it
+}
