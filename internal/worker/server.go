@@ -27,6 +27,8 @@ type Worker struct {
 	handler *Handler
 	conn    *redisconn.Conn
 	log     *slog.Logger
+	// stagger separates the servers' starts (see Run).
+	stagger time.Duration
 	// err is a fault found while building, reported by Run.
 	err error
 }
@@ -66,7 +68,9 @@ func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger, opts ...Opti
 	}
 	h := NewHandler(sender, tokens, conn.Client, log, policy)
 	w := &Worker{handler: h, conn: conn, log: log, err: err}
-	for _, n := range SplitConcurrency(cfg.Concurrency, cfg.Servers) {
+	split := SplitConcurrency(cfg.Concurrency, cfg.Servers)
+	w.stagger = cfg.DelayedTaskCheck / time.Duration(len(split))
+	for _, n := range split {
 		w.servers = append(w.servers, NewAsynqServer(conn.Opt, ServerOptions{
 			Queue:            cfg.Queue,
 			Concurrency:      n,
@@ -155,6 +159,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	mux := Mux(w.handler)
 	for i, srv := range w.servers {
+		// Each server moves due retries back to the queue once per
+		// DelayedTaskCheck, counted from its start. Started one stagger
+		// apart, the servers spread those ticks over the interval, so a
+		// retry waits for the next of several ticks rather than of one.
+		if i > 0 && !sleep(ctx, w.stagger) {
+			w.shutdown(w.servers[:i])
+			return nil
+		}
 		if err := srv.Start(mux); err != nil {
 			w.shutdown(w.servers[:i])
 			return fmt.Errorf("start worker: %w", err)
@@ -166,6 +178,18 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.shutdown(w.servers)
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// sleep waits for d, or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // shutdown stops servers at once, so that they share the shutdown timeout
