@@ -268,22 +268,25 @@ func (h *Handler) deadLetter(ctx context.Context, a *attempt, dl job.DeadLetter)
 // carries a token, a header or a body.
 func (h *Handler) logOutcome(ctx context.Context, a *attempt, outcome string,
 	res delivery.Result, nextRetry time.Duration) {
-	attrs := []any{
-		"job_id", a.id,
-		"request_id", a.job.RequestID,
-		"attempt", a.n,
-		"max_attempts", h.policy.MaxAttempts,
-		"outcome", outcome,
-		"status", res.Status,
-		"duration_ms", h.now().Sub(a.started).Milliseconds(),
-	}
+	// Attrs rather than key-value pairs: one of these is written for every
+	// attempt, and Attrs are not boxed into interfaces on the way.
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
+		slog.String("job_id", a.id),
+		slog.String("request_id", a.job.RequestID),
+		slog.Int("attempt", a.n),
+		slog.Int("max_attempts", h.policy.MaxAttempts),
+		slog.String("outcome", outcome),
+		slog.Int("status", res.Status),
+		slog.Int64("duration_ms", h.now().Sub(a.started).Milliseconds()),
+	)
 	if nextRetry > 0 {
-		attrs = append(attrs, "next_retry_in_ms", nextRetry.Milliseconds())
+		attrs = append(attrs, slog.Int64("next_retry_in_ms", nextRetry.Milliseconds()))
 	}
 	if res.Err != nil {
-		attrs = append(attrs, "err", res.Err.Error())
+		attrs = append(attrs, slog.String("err", res.Err.Error()))
 	}
-	h.log.InfoContext(ctx, "callback attempt", attrs...)
+	h.log.LogAttrs(ctx, slog.LevelInfo, "callback attempt", attrs...)
 
 	obs := Attempt{JobID: a.id, Job: a.job, Number: a.n, MaxAttempts: h.policy.MaxAttempts,
 		Outcome: outcome, Status: res.Status, Started: a.started,
