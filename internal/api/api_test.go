@@ -18,15 +18,23 @@ const apiToken = "test-token-0123456789abcdef"
 
 func setup(t *testing.T) *httptest.Server {
 	t.Helper()
-	_, redisURL := testenv.Redis(t)
+	return server(t, "", api.Config{Tokens: []string{apiToken}, MaxBodyBytes: 64 << 10})
+}
+
+// server is the API with cfg onto redisURL, or its own Redis database when
+// redisURL is empty.
+func server(t testing.TB, redisURL string, cfg api.Config) *httptest.Server {
+	t.Helper()
+	if redisURL == "" {
+		_, redisURL = testenv.Redis(t)
+	}
 	client, err := producer.New(producer.Config{RedisURL: redisURL, Queue: "api-test",
 		AllowedHosts: []string{"adobe.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	srv := httptest.NewServer(api.New(client, api.Config{Tokens: []string{apiToken},
-		MaxBodyBytes: 64 << 10}, slog.New(slog.DiscardHandler)).Handler())
+	srv := httptest.NewServer(api.New(client, cfg, slog.New(slog.DiscardHandler)).Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,27 +9,14 @@ import (
 
 	"github.com/callback-dispatcher/dispatcher/internal/api"
 	"github.com/callback-dispatcher/dispatcher/internal/testenv"
-	"github.com/callback-dispatcher/dispatcher/pkg/producer"
 )
 
 // batchServer is an API on its own Redis database (or on redisURL), with
 // small batch limits.
 func batchServer(t *testing.T, redisURL string) *httptest.Server {
 	t.Helper()
-	if redisURL == "" {
-		_, redisURL = testenv.Redis(t)
-	}
-	client, err := producer.New(producer.Config{RedisURL: redisURL, Queue: "batch-test",
-		AllowedHosts: []string{"adobe.com"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	srv := httptest.NewServer(api.New(client, api.Config{Tokens: []string{apiToken},
-		MaxBodyBytes: 8 << 10, MaxBatchBytes: 64 << 10, MaxBatchItems: 5},
-		slog.New(slog.DiscardHandler)).Handler())
-	t.Cleanup(srv.Close)
-	return srv
+	return server(t, redisURL, api.Config{Tokens: []string{apiToken}, MaxBodyBytes: 8 << 10,
+		MaxBatchBytes: 64 << 10, MaxBatchItems: 5})
 }
 
 // leadLine is a callback request of Adobe's lead example on one line, with

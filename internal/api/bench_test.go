@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,22 +12,11 @@ import (
 
 	"github.com/callback-dispatcher/dispatcher/internal/api"
 	"github.com/callback-dispatcher/dispatcher/internal/testenv"
-	"github.com/callback-dispatcher/dispatcher/pkg/producer"
 )
 
 // benchServer is the API onto its own Redis database.
 func benchServer(b *testing.B) *httptest.Server {
-	_, redisURL := testenv.Redis(b)
-	client, err := producer.New(producer.Config{RedisURL: redisURL, Queue: "api-bench",
-		AllowedHosts: []string{"adobe.com"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { client.Close() })
-	srv := httptest.NewServer(api.New(client, api.Config{Tokens: []string{apiToken}},
-		slog.New(slog.DiscardHandler)).Handler())
-	b.Cleanup(srv.Close)
-	return srv
+	return server(b, "", api.Config{Tokens: []string{apiToken}})
 }
 
 // BenchmarkEnqueueHTTP is POST /v1/callbacks of Adobe's lead example, from
@@ -43,17 +31,7 @@ func BenchmarkEnqueueHTTP(b *testing.B) {
 		for pb.Next() {
 			token := fmt.Sprintf("bench-%d", n.Add(1))
 			body := `{"execution":` + replaceToken(exec, token) + `,"result":` + result + `}`
-			req, _ := http.NewRequest("POST", srv.URL+"/v1/callbacks", bytes.NewReader([]byte(body)))
-			req.Header.Set("Authorization", "Bearer "+apiToken)
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				b.Fatalf("status %d", resp.StatusCode)
-			}
+			post(b, srv, "/v1/callbacks", strings.NewReader(body), http.StatusAccepted)
 		}
 	})
 }
@@ -87,17 +65,26 @@ func BenchmarkEnqueueBatchHTTP(b *testing.B) {
 			if k == 0 {
 				return
 			}
-			req, _ := http.NewRequest("POST", srv.URL+"/v1/callbacks/batch", &body)
-			req.Header.Set("Authorization", "Bearer "+apiToken)
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Fatalf("status %d", resp.StatusCode)
-			}
+			post(b, srv, "/v1/callbacks/batch", &body, http.StatusOK)
 		}
 	})
+}
+
+// post sends body to path with the API's token and fails unless the answer
+// has status want.
+func post(b *testing.B, srv *httptest.Server, path string, body io.Reader, want int) {
+	req, err := http.NewRequest(http.MethodPost, srv.URL+path, body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != want {
+		b.Fatalf("POST %s: status %d, want %d", path, resp.StatusCode, want)
+	}
 }

@@ -163,9 +163,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		// DelayedTaskCheck, counted from its start. Started one stagger
 		// apart, the servers spread those ticks over the interval, so a
 		// retry waits for the next of several ticks rather than of one.
-		if i > 0 && !sleep(ctx, w.stagger) {
-			w.shutdown(w.servers[:i])
-			return nil
+		if i > 0 {
+			select {
+			case <-time.After(w.stagger):
+			case <-ctx.Done():
+				w.shutdown(w.servers[:i])
+				return nil
+			}
 		}
 		if err := srv.Start(mux); err != nil {
 			w.shutdown(w.servers[:i])
@@ -178,18 +182,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.shutdown(w.servers)
 	w.log.Info("worker stopped")
 	return nil
-}
-
-// sleep waits for d, or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // shutdown stops servers at once, so that they share the shutdown timeout
