@@ -28,7 +28,7 @@ type Config struct {
 	// MaxBodyBytes bounds a request body, and each line of a batch;
 	// larger ones get 413.
 	MaxBodyBytes int64
-	// MaxBatchBytes bounds the body of a batch (16 MiB when 0; never
+	// MaxBatchBytes bounds the body of a batch (4 MiB when 0; never
 	// below MaxBodyBytes).
 	MaxBatchBytes int64
 	// MaxBatchItems bounds the callback requests of a batch (1,000 when 0).
@@ -72,7 +72,7 @@ func New(client *producer.Client, cfg Config, log *slog.Logger) *Server {
 	}
 	s.maxBatchBytes = cfg.MaxBatchBytes
 	if s.maxBatchBytes <= 0 {
-		s.maxBatchBytes = 16 << 20
+		s.maxBatchBytes = 4 << 20
 	}
 	s.maxBatchBytes = max(s.maxBatchBytes, s.maxBody)
 	s.maxBatchItems = cfg.MaxBatchItems

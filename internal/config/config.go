@@ -374,7 +374,7 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 	}
 	p.MaxBodyBytes = r.Int("MAX_BODY_BYTES", 1<<20, 1024,
 		"largest request body the API reads, and largest line of a batch")
-	p.MaxBatchBytes = r.Int("MAX_BATCH_BYTES", 16<<20, 1024,
+	p.MaxBatchBytes = r.Int("MAX_BATCH_BYTES", 4<<20, 1024,
 		"largest body of POST /v1/callbacks/batch")
 	p.MaxBatchItems = r.Int("MAX_BATCH_ITEMS", 1000, 1,
 		"most callback requests in one POST /v1/callbacks/batch")
