@@ -92,4 +92,20 @@ func TestRowsJudgeTheTargets(t *testing.T) {
 			t.Errorf("a run without the enqueue phase reports %q", figure)
 		}
 	}
+
+	enqueue := func(kind string, perSecond int) EnqueueRun {
+		return EnqueueRun{Kind: kind, N: perSecond, Took: time.Second}
+	}
+	rep.Enqueues = []EnqueueRun{enqueue(EnqueueBare, 1000), enqueue(EnqueueClient, 700),
+		enqueue(EnqueueAPI, 300), enqueue(EnqueueBatch, 520)}
+	verdicts = map[string]string{}
+	for _, row := range rep.Rows() {
+		verdicts[row.Figure] = row.Verdict
+	}
+	if v := verdicts["Enqueues/s, "+EnqueueAPI]; v != Missed {
+		t.Errorf("0.3× bare enqueue through the API: %q, want %q", v, Missed)
+	}
+	if v := verdicts["Enqueues/s, "+EnqueueBatch]; v != Met {
+		t.Errorf("0.52× bare enqueue through batches: %q, want %q", v, Met)
+	}
 }
