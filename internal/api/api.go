@@ -124,6 +124,10 @@ func (s *Server) known(token string) bool {
 }
 
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
+	if encodingRefused(w, r) {
+		s.countEnqueue("", "refused")
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -201,9 +205,13 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) strin
 		writeError(w, http.StatusBadRequest, "malformed_json", syntax.Error(),
 			map[string]any{"offset": syntax.Offset})
 	case errors.As(err, &vs):
+		listed, omitted := capViolations(vs)
+		extra := map[string]any{"violations": listed}
+		if omitted > 0 {
+			extra["violationsOmitted"] = omitted
+		}
 		writeError(w, http.StatusUnprocessableEntity, "contract_violation",
-			"the callback breaks Adobe's contract; nothing was queued",
-			map[string]any{"violations": vs})
+			"the callback breaks Adobe's contract; nothing was queued", extra)
 	case errors.As(err, &qe):
 		s.log.ErrorContext(r.Context(), "queue unreachable", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "queue_unavailable",
@@ -257,6 +265,32 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// maxViolations bounds the violations an answer lists for one callback, so
+// that a request of a million unknown members does not get an answer many
+// times its size.
+const maxViolations = 100
+
+// capViolations returns the first maxViolations of vs and how many more
+// there were.
+func capViolations(vs callback.Violations) (callback.Violations, int) {
+	if len(vs) <= maxViolations {
+		return vs, 0
+	}
+	return vs[:maxViolations], len(vs) - maxViolations
+}
+
+// encodingRefused answers 415 to a compressed body, which the API does not
+// read, and reports whether it did.
+func encodingRefused(w http.ResponseWriter, r *http.Request) bool {
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_encoding",
+			"the API reads uncompressed bodies only (Content-Encoding "+strconv.Quote(enc)+")",
+			nil)
+		return true
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -7,10 +7,15 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/callback-dispatcher/dispatcher/pkg/callback"
 	"github.com/callback-dispatcher/dispatcher/pkg/producer"
 )
+
+// batchTime bounds the time spent queueing one batch, well inside the
+// producer's 30 s write timeout.
+const batchTime = 20 * time.Second
 
 // Item outcomes of a batch, as its answer names them.
 const (
@@ -33,6 +38,8 @@ type batchItem struct {
 	Message    string              `json:"message,omitempty"`
 	Offset     *int64              `json:"offset,omitempty"`
 	Violations callback.Violations `json:"violations,omitempty"`
+	// Omitted counts the violations left out of a long list.
+	Omitted int `json:"violationsOmitted,omitempty"`
 }
 
 // batchAnswer is the body of a batch's answer.
@@ -51,6 +58,9 @@ type batchAnswer struct {
 // batch again is then safe, since a line already queued comes back as a
 // duplicate.
 func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) {
+	if encodingRefused(w, r) {
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBatchBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -76,10 +86,29 @@ func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// In order, one after the other, so that of two lines with one token
-	// the first is queued and the second is its duplicate.
+	// the first is queued and the second is its duplicate. Once the queue
+	// fails a line, or the batch has run for batchTime, the lines left are
+	// not tried: each would wait for Redis in turn, and the answer must
+	// reach the caller before the server's write timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), batchTime)
+	defer cancel()
 	ans := batchAnswer{Results: make([]batchItem, len(lines))}
+	stopped := false
 	for i, l := range lines {
-		ans.Results[i] = s.batchLine(r.Context(), l)
+		if !stopped && ctx.Err() == nil {
+			ans.Results[i] = s.batchLine(ctx, l)
+			stopped = ans.Results[i].Result == itemError
+			continue
+		}
+		ans.Results[i] = batchItem{Line: l.n, Result: itemError, Error: "not_tried",
+			Message: "not tried, since the queue failed an earlier line or the batch ran out " +
+				"of time: send it again"}
+	}
+	if r.Context().Err() != nil {
+		// The caller left; what was queued stays queued, and sending the
+		// batch again reports it as duplicates.
+		s.log.WarnContext(r.Context(), "callback batch abandoned by its caller",
+			"lines", len(lines))
 	}
 	for _, it := range ans.Results {
 		switch it.Result {
@@ -93,7 +122,7 @@ func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) {
 			ans.Failed++
 		}
 	}
-	s.log.InfoContext(r.Context(), "callback batch", "lines", len(lines), "queued", ans.Queued,
+	s.log.InfoContext(ctx, "callback batch", "lines", len(lines), "queued", ans.Queued,
 		"duplicates", ans.Duplicates, "refused", ans.Refused, "failed", ans.Failed)
 	status := http.StatusOK
 	if ans.Failed > 0 {
@@ -108,7 +137,8 @@ type line struct {
 	data []byte
 }
 
-// batchLines splits an NDJSON body into its non-blank lines.
+// batchLines splits an NDJSON body into its lines that hold more than
+// JSON's white space.
 func batchLines(body []byte) []line {
 	var lines []line
 	n := 0
@@ -116,7 +146,7 @@ func batchLines(body []byte) []line {
 		n++
 		var l []byte
 		l, body, _ = bytes.Cut(body, []byte{'\n'})
-		if len(bytes.TrimSpace(l)) > 0 {
+		if len(bytes.Trim(l, " \t\r")) > 0 {
 			lines = append(lines, line{n: n, data: l})
 		}
 	}
@@ -154,8 +184,14 @@ func (s *Server) batchLine(ctx context.Context, l line) batchItem {
 	case errors.As(err, &vs):
 		it.Error, it.Message = "contract_violation",
 			"the callback breaks Adobe's contract; it was not queued"
-		it.Violations = vs
+		it.Violations, it.Omitted = capViolations(vs)
+	case errors.As(err, &qe) && ctx.Err() != nil:
+		// The caller left or the batch ran out of time: not a queue fault.
+		it.Result, it.Error = itemError, "not_tried"
+		it.Message = "the batch was cut short before this line was queued: send it again"
+		return it
 	case errors.As(err, &qe):
+		s.log.ErrorContext(ctx, "queue unreachable", "err", err)
 		it.Result, it.Error = itemError, "queue_unavailable"
 		it.Message = "the queue could not be reached, so the callback may or may not be " +
 			"queued: send it again"

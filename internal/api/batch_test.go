@@ -140,9 +140,63 @@ func TestBatchWithoutRedisIs503(t *testing.T) {
 		leadLine(t, "down-2", `{"activityData":{"success":false}}`)
 	status, out := do(t, srv, "POST", "/v1/callbacks/batch", apiToken, body)
 	results := asList(out["results"])
-	if status != http.StatusServiceUnavailable || out["failed"] != 1.0 || out["refused"] != 1.0 ||
-		len(results) != 2 || results[0].(map[string]any)["error"] != "queue_unavailable" {
-		t.Errorf("got %d %v, want 503 with line 1 queue_unavailable and line 2 refused", status,
-			out)
+	// Once the queue fails a line, the rest are not tried: each would wait
+	// for Redis in turn.
+	if status != http.StatusServiceUnavailable || out["failed"] != 2.0 || len(results) != 2 ||
+		results[0].(map[string]any)["error"] != "queue_unavailable" ||
+		results[1].(map[string]any)["error"] != "not_tried" {
+		t.Errorf("got %d %v, want 503 with line 1 queue_unavailable and line 2 not_tried",
+			status, out)
 	}
+}
+
+func TestBatchOddInput(t *testing.T) {
+	t.Parallel()
+	srv := batchServer(t, "")
+	t.Run("a compressed body is 415", func(t *testing.T) {
+		t.Parallel()
+		for _, path := range []string{"/v1/callbacks/batch", "/v1/callbacks"} {
+			req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader("\x1f\x8b"))
+			req.Header.Set("Authorization", "Bearer "+apiToken)
+			req.Header.Set("Content-Encoding", "gzip")
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnsupportedMediaType {
+				t.Errorf("%s with Content-Encoding gzip: %d, want 415", path, resp.StatusCode)
+			}
+		}
+	})
+	t.Run("only JSON white space makes a line blank", func(t *testing.T) {
+		t.Parallel()
+		_, out := do(t, srv, "POST", "/v1/callbacks/batch", apiToken, " \t\r\n\x0b\n\u00a0\n")
+		results := asList(out["results"])
+		if len(results) != 2 || out["refused"] != 2.0 ||
+			results[0].(map[string]any)["line"] != 2.0 {
+			t.Errorf("got %v, want lines 2 and 3 refused and line 1 skipped", out)
+		}
+	})
+	t.Run("a long list of violations is cut", func(t *testing.T) {
+		t.Parallel()
+		var members []string
+		for i := range 150 {
+			members = append(members, fmt.Sprintf(`"extra%d":1`, i))
+		}
+		line := strings.Replace(leadLine(t, "many-violations", `{"activityData":{"success":true}}`),
+			`{"execution"`, "{"+strings.Join(members, ",")+`,"execution"`, 1)
+		_, out := do(t, srv, "POST", "/v1/callbacks/batch", apiToken, line)
+		r := asList(out["results"])[0].(map[string]any)
+		if len(asList(r["violations"])) != 100 || r["violationsOmitted"] != 50.0 {
+			t.Errorf("%d violations listed, %v omitted; want 100 and 50",
+				len(asList(r["violations"])), r["violationsOmitted"])
+		}
+		status, single := do(t, srv, "POST", "/v1/callbacks", apiToken, line)
+		if status != 422 || len(asList(single["violations"])) != 100 ||
+			single["violationsOmitted"] != 50.0 {
+			t.Errorf("single endpoint: %d, %d violations, %v omitted; want 422, 100 and 50",
+				status, len(asList(single["violations"])), single["violationsOmitted"])
+		}
+	})
 }
