@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
+	"github.com/callback-dispatcher/dispatcher/internal/child"
 	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
 )
@@ -200,7 +201,7 @@ func (r *run) setUp(ctx context.Context) error {
 
 func (r *run) tearDown() {
 	for i := len(r.procs) - 1; i >= 0; i-- {
-		r.procs[i].stop(10 * time.Second)
+		r.procs[i].Stop(10 * time.Second)
 	}
 	if r.pg != nil {
 		r.pg.Close()
@@ -225,8 +226,8 @@ func (r *run) startSim(ctx context.Context, name string, lifetime time.Duration)
 		return nil, nil, err
 	}
 	sim := &simClient{base: "http://" + addr, http: &http.Client{Timeout: 30 * time.Second}}
-	if err := waitHTTP(ctx, sim.base+"/sim/stats", p); err != nil {
-		p.stop(time.Second)
+	if err := child.WaitReady(ctx, p, sim.base+"/sim/stats", 30*time.Second); err != nil {
+		p.Stop(time.Second)
 		return nil, nil, err
 	}
 	return p, sim, nil
@@ -261,8 +262,8 @@ func (r *run) startWorker(ctx context.Context, name string, env []string, db boo
 	if err != nil {
 		return nil, "", err
 	}
-	if err := waitHTTP(ctx, "http://"+ops+"/readyz", p); err != nil {
-		p.stop(5 * time.Second)
+	if err := child.WaitReady(ctx, p, "http://"+ops+"/readyz", 30*time.Second); err != nil {
+		p.Stop(5 * time.Second)
 		return nil, "", err
 	}
 	return p, "http://" + ops, nil
@@ -289,8 +290,8 @@ func (r *run) startAPI(ctx context.Context) error {
 		return err
 	}
 	r.apiURL = "http://" + addr
-	if err := waitHTTP(ctx, r.apiURL+"/readyz", p); err != nil {
-		p.stop(time.Second)
+	if err := child.WaitReady(ctx, p, r.apiURL+"/readyz", 30*time.Second); err != nil {
+		p.Stop(time.Second)
 		return err
 	}
 	r.procs = append(r.procs, p)

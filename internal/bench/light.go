@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/callback-dispatcher/dispatcher/internal/child"
 	"github.com/callback-dispatcher/dispatcher/internal/job"
 )
 
@@ -56,7 +57,7 @@ func (r *run) lightLoad(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	defer simProc.stop(10 * time.Second)
+	defer simProc.Stop(10 * time.Second)
 	prefix := r.id + "-light"
 	if err := sim.setRule(ctx, prefix+"-retry-*", "503,200"); err != nil {
 		return err
@@ -85,7 +86,7 @@ func (r *run) lightLoad(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	defer p.stop(60 * time.Second)
+	defer p.Stop(60 * time.Second)
 	l := Light{Rate: r.cfg.LightRate, For: r.cfg.LightFor, Lifetime: lightTokenLifetime,
 		Margin: lightRefreshMargin, MetricsServed: metricsServed(ctx, ops)}
 
@@ -160,7 +161,7 @@ func (r *run) retryLateness(ctx context.Context, ids []string) ([]time.Duration,
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("the attempt log has %d of %d retries", len(out), len(ids))
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := child.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
+	"github.com/callback-dispatcher/dispatcher/internal/child"
 )
 
 // simClient talks to a simulator process's /sim/ endpoints.
@@ -94,7 +95,7 @@ func (s *simClient) waitAccepted(ctx context.Context, want int, limit time.Durat
 			return fmt.Errorf("simulator stuck at %d of %d callbacks accepted (%d rejected)",
 				st.Accepted, want, st.Rejected)
 		}
-		if err := sleep(ctx, 25*time.Millisecond); err != nil {
+		if err := child.Sleep(ctx, 25*time.Millisecond); err != nil {
 			return err
 		}
 	}

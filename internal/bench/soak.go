@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/callback-dispatcher/dispatcher/internal/child"
 )
 
 // soakBacklog bounds how far the feeder runs ahead of the worker, so that
@@ -54,8 +56,8 @@ func (r *run) soak(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	defer p.stop(60 * time.Second)
-	idle, err := p.sample()
+	defer p.Stop(60 * time.Second)
+	idle, err := sample(p)
 	if err != nil {
 		return err
 	}
@@ -78,13 +80,13 @@ func (r *run) soak(ctx context.Context, rep *Report) error {
 			fed = nil
 		default:
 		}
-		if err := p.exited(); err != nil {
+		if err := p.ExitedEarly(); err != nil {
 			return err
 		}
 		if got < (len(s.Samples)+1)*step {
 			return nil
 		}
-		u, err := p.sample()
+		u, err := sample(p)
 		if err == nil {
 			s.Samples = append(s.Samples, RSSSample{Delivered: got, RSS: u.rss})
 			r.logf("    %8d delivered, worker RSS %.1f MiB", got, mib(u.rss))
@@ -94,7 +96,7 @@ func (r *run) soak(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	end, err := p.sample()
+	end, err := sample(p)
 	if err != nil {
 		return err
 	}
@@ -111,7 +113,7 @@ func (r *run) feed(ctx context.Context, n int, accepted *atomic.Int64,
 	const chunk = 10000
 	for start := 0; start < n; start += chunk {
 		for int64(start)-accepted.Load() > soakBacklog {
-			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			if err := child.Sleep(ctx, 20*time.Millisecond); err != nil {
 				return err
 			}
 		}

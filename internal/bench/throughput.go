@@ -83,7 +83,7 @@ func (r *run) drainOnce(ctx context.Context, name string, round int) (Drain, err
 	if err != nil {
 		return Drain{}, err
 	}
-	defer p.stop(60 * time.Second)
+	defer p.Stop(60 * time.Second)
 	d, err := r.measureDrain(ctx, p, r.cfg.Deliveries)
 	d.Contestant = name
 	return d, err
@@ -119,10 +119,10 @@ func (r *run) measureDrain(ctx context.Context, p *proc, n int) (Drain, error) {
 	mark := func(accepted int) (*point, error) {
 		pt := &point{accepted: accepted}
 		var err error
-		if pt.worker, err = p.sample(); err != nil {
+		if pt.worker, err = sample(p); err != nil {
 			return nil, err
 		}
-		if pt.sim, err = simProc.sample(); err != nil {
+		if pt.sim, err = sample(simProc); err != nil {
 			return nil, err
 		}
 		if pt.redis, err = redisCPU(ctx, r.conn.Client); err != nil {
@@ -134,7 +134,7 @@ func (r *run) measureDrain(ctx context.Context, p *proc, n int) (Drain, error) {
 		return pt, err
 	}
 	err := r.sim.waitAccepted(ctx, n, 30*time.Second, func(accepted int) error {
-		if err := p.exited(); err != nil {
+		if err := p.ExitedEarly(); err != nil {
 			return err
 		}
 		var err error

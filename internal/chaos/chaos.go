@@ -26,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
+	"github.com/callback-dispatcher/dispatcher/internal/child"
 	"github.com/callback-dispatcher/dispatcher/internal/deadletter"
 	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 )
@@ -159,10 +160,10 @@ func (r *run) startPrograms(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := waitReady(ctx, r.sim, r.simURL+"/sim/stats", 20*time.Second); err != nil {
+	if err := child.WaitReady(ctx, r.sim, r.simURL+"/sim/stats", 20*time.Second); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, r.api, r.apiURL+"/readyz", 20*time.Second); err != nil {
+	if err := child.WaitReady(ctx, r.api, r.apiURL+"/readyz", 20*time.Second); err != nil {
 		return err
 	}
 	r.pool = &pool{dir: r.dir, bin: r.bin("worker"), size: r.cfg.Workers, tl: r.tl,
@@ -177,7 +178,7 @@ func (r *run) startPrograms(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := waitReady(ctx, w, ready, 30*time.Second); err != nil {
+		if err := child.WaitReady(ctx, w, ready, 30*time.Second); err != nil {
 			return err
 		}
 	}
@@ -393,7 +394,7 @@ func (r *run) close() {
 	}
 	for _, p := range []*proc{r.api, r.sim} {
 		if p != nil {
-			p.stop(10 * time.Second)
+			p.Stop(10 * time.Second)
 		}
 	}
 	if r.redis != nil {

@@ -105,15 +105,15 @@ func (wl workerLog) inFlightAt(killed time.Time) map[string]bool {
 func gatherEvidence(workers []*proc, events []Event) (Evidence, error) {
 	ev := Evidence{AckFailures: map[string][]time.Time{}}
 	for _, w := range workers {
-		wl, err := readWorkerLog(w.logPath)
+		wl, err := readWorkerLog(w.LogPath)
 		if err != nil {
 			return ev, err
 		}
 		for id, times := range wl.ackFails {
 			ev.AckFailures[id] = append(ev.AckFailures[id], times...)
 		}
-		if at := w.killTime(); !at.IsZero() {
-			ev.Kills = append(ev.Kills, Kill{Worker: w.name, At: at, InFlight: wl.inFlightAt(at)})
+		if at := w.KillTime(); !at.IsZero() {
+			ev.Kills = append(ev.Kills, Kill{Worker: w.Name, At: at, InFlight: wl.inFlightAt(at)})
 		}
 	}
 	for _, e := range events {

@@ -84,7 +84,7 @@ func (p *pool) live() []*proc {
 	defer p.mu.Unlock()
 	var out []*proc
 	for _, w := range p.all {
-		if !w.exited() {
+		if !w.Exited() {
 			out = append(out, w)
 		}
 	}
@@ -109,12 +109,12 @@ func (p *pool) spawn() (*proc, string, error) {
 	p.mu.Lock()
 	p.all = append(p.all, w)
 	p.mu.Unlock()
-	p.tl.add(EventWorkerStarted, fmt.Sprintf("%s (pid %d)", name, w.cmd.Process.Pid))
+	p.tl.add(EventWorkerStarted, fmt.Sprintf("%s (pid %d)", name, w.Pid()))
 	go func() {
-		<-w.done
-		alone := !w.endedByRun()
+		<-w.Done()
+		alone := !w.EndedByRun()
 		p.mu.Lock()
-		if alone && time.Since(w.started) < 10*time.Second {
+		if alone && time.Since(w.Started) < 10*time.Second {
 			p.crashes++
 		} else {
 			p.crashes = 0
@@ -122,7 +122,7 @@ func (p *pool) spawn() (*proc, string, error) {
 		p.mu.Unlock()
 		if alone {
 			p.tl.add(EventWorkerExited, fmt.Sprintf("%s exited on its own, code %d: %s", name,
-				w.exitCode(), lastLine(w.tail(600))))
+				w.ExitCode(), lastLine(w.Tail(600))))
 		}
 	}()
 	return w, "http://" + ops + "/readyz", nil
@@ -157,15 +157,15 @@ func (p *pool) killRandom(rng *rand.Rand) {
 		return
 	}
 	w := live[rng.IntN(len(live))]
-	pid := w.cmd.Process.Pid
-	w.kill()
-	p.tl.add(EventWorkerKilled, fmt.Sprintf("%s (pid %d) SIGKILL", w.name, pid))
+	pid := w.Pid()
+	w.Kill()
+	p.tl.add(EventWorkerKilled, fmt.Sprintf("%s (pid %d) SIGKILL", w.Name, pid))
 }
 
 // stopAll sends SIGTERM to every worker and waits for each.
 func (p *pool) stopAll() {
 	for _, w := range p.live() {
-		w.stop(60 * time.Second)
+		w.Stop(60 * time.Second)
 	}
 }
 
