@@ -32,8 +32,12 @@ func readSettings(lookup func(string) (string, bool)) (settings, *envconfig.Read
 		"client_id the token endpoint accepts")
 	st.sim.ClientSecrets = splitList(env.Secret("SIM_CLIENT_SECRETS",
 		"client secrets accepted, comma-separated; "+adobesim.DefaultClientSecret+" when unset"))
+	clients := env.Secret("SIM_CLIENTS",
+		"more clients besides SIM_CLIENT_ID, each with its own tokens: a JSON file of "+
+			"[{clientId,clientSecrets,orgIds}], or id=secret,secret/org,org;id=secret")
 	st.sim.APIKey = env.String("SIM_API_KEY", "",
-		"X-Api-Key callbacks must carry; the client ID when unset")
+		"X-Api-Key every callback must carry; when unset, the client id of its bearer "+
+			"token's client")
 	st.sim.OrgID = env.String("SIM_ORG_ID", "",
 		"x-gw-ims-org-id callbacks must carry; any when unset")
 	st.sim.TokenLifetime = env.Duration("SIM_TOKEN_LIFETIME", adobesim.DefaultTokenLifetime,
@@ -54,6 +58,9 @@ func readSettings(lookup func(string) (string, bool)) (settings, *envconfig.Read
 	}
 	if st.sim.Rules, err = adobesim.LoadRules(rules); err != nil {
 		env.Fail("SIM_RULES", "%v", err)
+	}
+	if st.sim.Clients, err = adobesim.LoadClients(clients); err != nil {
+		env.Fail("SIM_CLIENTS", "%v", err)
 	}
 	st.sim.KeepBodies = keep
 	if keep == 0 {

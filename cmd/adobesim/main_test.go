@@ -38,6 +38,7 @@ func TestReadSettings(t *testing.T) {
 			"SIM_LISTEN":         "127.0.0.1:0",
 			"SIM_CLIENT_ID":      "client-x",
 			"SIM_CLIENT_SECRETS": "s1, s2,",
+			"SIM_CLIENTS":        "client-y=s3/ORG@AdobeOrg,ORG-2@AdobeOrg;client-z=s4,s5",
 			"SIM_API_KEY":        "key-x",
 			"SIM_ORG_ID":         "ORG@AdobeOrg",
 			"SIM_TOKEN_LIFETIME": "90s",
@@ -47,6 +48,11 @@ func TestReadSettings(t *testing.T) {
 		}, func(t *testing.T, st settings) {
 			want := adobesim.Config{
 				ClientID: "client-x", ClientSecrets: []string{"s1", "s2"}, APIKey: "key-x",
+				Clients: []adobesim.Client{
+					{ID: "client-y", Secrets: []string{"s3"},
+						OrgIDs: []string{"ORG@AdobeOrg", "ORG-2@AdobeOrg"}},
+					{ID: "client-z", Secrets: []string{"s4", "s5"}},
+				},
 				OrgID: "ORG@AdobeOrg", TokenLifetime: 90 * time.Second, KeepBodies: -1,
 				Rules: []adobesim.Rule{
 					{Match: "*-fail-*", Script: "503,200"}, {Match: "tok-1", Script: "close"},
@@ -65,6 +71,8 @@ func TestReadSettings(t *testing.T) {
 			"SIM_RULES: read rules"},
 		{"a negative body count", map[string]string{"SIM_KEEP_BODIES": "-5"}, nil,
 			"SIM_KEEP_BODIES"},
+		{"a missing clients file", map[string]string{"SIM_CLIENTS": "/nonexistent/c.json"}, nil,
+			"SIM_CLIENTS: read clients"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,11 +95,12 @@ func TestReadSettings(t *testing.T) {
 
 func TestUsageListsEverySetting(t *testing.T) {
 	t.Parallel()
-	_, env := readSettings(envconfig.MapLookup(map[string]string{"SIM_CLIENT_SECRETS": "s3cr3t"}))
+	_, env := readSettings(envconfig.MapLookup(map[string]string{"SIM_CLIENT_SECRETS": "s3cr3t",
+		"SIM_CLIENTS": "client-y=s3cr3t"}))
 	var out bytes.Buffer
 	env.Usage(&out, summary)
 	for _, name := range []string{"SIM_LISTEN", "SIM_CLIENT_ID", "SIM_CLIENT_SECRETS",
-		"SIM_API_KEY", "SIM_ORG_ID", "SIM_TOKEN_LIFETIME", "SIM_RULES", "SIM_KEEP_BODIES",
+		"SIM_CLIENTS", "SIM_API_KEY", "SIM_ORG_ID", "SIM_TOKEN_LIFETIME", "SIM_RULES", "SIM_KEEP_BODIES",
 		"LOG_LEVEL"} {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("usage does not list %s:\n%s", name, out.String())

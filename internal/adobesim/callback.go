@@ -51,9 +51,6 @@ func (s *Simulator) newRecord(r *http.Request) Record {
 	if rec.OrgID == s.cfg.OrgID {
 		rec.OrgID = s.cfg.OrgID
 	}
-	if rec.APIKey == s.cfg.APIKey {
-		rec.APIKey = s.cfg.APIKey
-	}
 	if rec.ContentType == jsonType[0] {
 		rec.ContentType = jsonType[0]
 	}
@@ -63,7 +60,8 @@ func (s *Simulator) newRecord(r *http.Request) Record {
 // inspect runs the fixed checks in Adobe's order. It returns the refusal
 // and notes the problem in rec, or returns the body of a valid callback.
 func (s *Simulator) inspect(r *http.Request, rec *Record) (*answer, []byte) {
-	if !s.bearers.valid(bearerToken(r.Header.Get("Authorization")), rec.At) {
+	client := s.bearers.clientOf(bearerToken(r.Header.Get("Authorization")), rec.At)
+	if client == nil {
 		rec.Problem = "bearer token is missing, unknown, expired or revoked"
 		return &refuseBearer, nil
 	}
@@ -73,12 +71,15 @@ func (s *Simulator) inspect(r *http.Request, rec *Record) (*answer, []byte) {
 			return &refuseHeaders, nil
 		}
 	}
-	if rec.APIKey != s.cfg.APIKey {
-		rec.Problem = "X-Api-Key is not the configured API key"
-		return &refuseAPIKey, nil
+	if refusal := s.checkAPIKey(rec, client); refusal != nil {
+		return refusal, nil
 	}
 	if s.cfg.OrgID != "" && rec.OrgID != s.cfg.OrgID {
 		rec.Problem = "x-gw-ims-org-id is not the configured organization"
+		return &refuseOrg, nil
+	}
+	if !client.serves(rec.OrgID) {
+		rec.Problem = "x-gw-ims-org-id is not an organization of the bearer token's client"
 		return &refuseOrg, nil
 	}
 	if !isJSON(rec.ContentType) {
@@ -100,6 +101,23 @@ func (s *Simulator) inspect(r *http.Request, rec *Record) (*answer, []byte) {
 		return invalidCallback(rec.Problem), body
 	}
 	return nil, body
+}
+
+// checkAPIKey refuses an X-Api-Key that is not the configured APIKey or,
+// without one, the client id of the bearer token's client: Adobe's gateway
+// checks the key against the credential that issued the token.
+func (s *Simulator) checkAPIKey(rec *Record, client *Client) *answer {
+	want, problem := s.cfg.APIKey, "X-Api-Key is not the configured API key"
+	if want == "" {
+		want, problem = client.ID, "X-Api-Key is not the client id of the bearer token's client"
+	}
+	if rec.APIKey != want {
+		rec.Problem = problem
+		return &refuseAPIKey
+	}
+	// Share the configured string, so a long run of records holds one copy.
+	rec.APIKey = want
+	return nil
 }
 
 // settle records a request and decides its answer: the refusal if it has

@@ -9,11 +9,15 @@
 //   - POST /ims/token/v3 takes a form with grant_type=client_credentials,
 //     client_id, client_secret and scope, and answers with an access_token,
 //     token_type and expires_in. Credentials in the query string are refused.
+//     The simulator may know several clients (Config.Clients); each token
+//     remembers the one it was minted for.
 //   - POST /callback/... (any path below it) takes a callback. The checks
 //     run in Adobe's order: the bearer token (401, error_code 401013); the
 //     X-Callback-Token, X-Request-Id and x-gw-ims-org-id headers (401
-//     UNAUTHORIZED); X-Api-Key (403, error_code 403003); the organization,
-//     when one is configured (403 FORBIDDEN); Content-Type (400); then the
+//     UNAUTHORIZED); X-Api-Key, which must be the client id of the bearer
+//     token's client unless an API key is configured (403, error_code
+//     403003); the organization, when one is configured or the token's
+//     client names its orgs (403 FORBIDDEN); Content-Type (400); then the
 //     body, at most 1 MiB, against the callback envelope (400
 //     INVALID_CALLBACK). Only then does a fault script decide the answer;
 //     without one the callback is accepted with 200.

@@ -30,18 +30,25 @@ type harness struct {
 
 func newHarness(t testing.TB, cfg adobesim.Config) *harness {
 	t.Helper()
+	h := startHarness(t, cfg)
+	if len(cfg.ClientSecrets) > 0 {
+		h.secret = cfg.ClientSecrets[0]
+	}
+	h.bearer = h.mintToken()
+	return h
+}
+
+// startHarness serves a simulator without minting a token, for configs
+// without the default client.
+func startHarness(t testing.TB, cfg adobesim.Config) *harness {
+	t.Helper()
 	sim, err := adobesim.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, sim: sim, srv: srv, secret: adobesim.DefaultClientSecret}
-	if len(cfg.ClientSecrets) > 0 {
-		h.secret = cfg.ClientSecrets[0]
-	}
-	h.bearer = h.mintToken()
-	return h
+	return &harness{t: t, sim: sim, srv: srv, secret: adobesim.DefaultClientSecret}
 }
 
 // tokenForm is a good token request for the default credentials.
@@ -81,12 +88,19 @@ func (h *harness) postToken(query string, form url.Values) (int, map[string]any)
 
 func (h *harness) mintToken() string {
 	h.t.Helper()
+	return h.mintTokenFor(adobesim.DefaultClientID, h.secret)
+}
+
+// mintTokenFor gets a token of client id with secret.
+func (h *harness) mintTokenFor(id, secret string) string {
+	h.t.Helper()
 	form := tokenForm()
-	form.Set("client_secret", h.secret)
+	form.Set("client_id", id)
+	form.Set("client_secret", secret)
 	status, out := h.postToken("", form)
 	token, _ := out["access_token"].(string)
 	if status != http.StatusOK || token == "" {
-		h.t.Fatalf("token request answered %d %v", status, out)
+		h.t.Fatalf("token request for %s answered %d %v", id, status, out)
 	}
 	return token
 }

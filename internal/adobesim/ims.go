@@ -2,7 +2,6 @@ package adobesim
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"maps"
@@ -16,50 +15,60 @@ import (
 // maxFormBytes caps the body of a token request.
 const maxFormBytes = 64 << 10
 
-// bearerStore remembers the access tokens minted and when each expires.
+// bearerStore remembers the access tokens minted, the client each was
+// minted for and when each expires.
 type bearerStore struct {
-	mu     sync.RWMutex
-	expiry map[string]time.Time
+	mu      sync.RWMutex
+	bearers map[string]bearer
 	// sweepAt is the size at which expired tokens are next swept out.
 	sweepAt int
 }
 
-func newBearerStore() *bearerStore {
-	return &bearerStore{expiry: map[string]time.Time{}, sweepAt: 1024}
+// bearer is what a minted token stands for.
+type bearer struct {
+	client *Client
+	expiry time.Time
 }
 
-// mint makes a new access token valid until now+lifetime. rand.Text gives
-// 128 random bits, which nobody guesses.
-func (b *bearerStore) mint(now time.Time, lifetime time.Duration) string {
+func newBearerStore() *bearerStore {
+	return &bearerStore{bearers: map[string]bearer{}, sweepAt: 1024}
+}
+
+// mint makes a new access token of client's, valid until now+lifetime.
+// rand.Text gives 128 random bits, which nobody guesses.
+func (b *bearerStore) mint(client *Client, now time.Time, lifetime time.Duration) string {
 	token := rand.Text()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.expiry) >= b.sweepAt {
-		maps.DeleteFunc(b.expiry, func(_ string, exp time.Time) bool { return !now.Before(exp) })
-		b.sweepAt = max(1024, 2*len(b.expiry))
+	if len(b.bearers) >= b.sweepAt {
+		maps.DeleteFunc(b.bearers, func(_ string, v bearer) bool { return !now.Before(v.expiry) })
+		b.sweepAt = max(1024, 2*len(b.bearers))
 	}
-	b.expiry[token] = now.Add(lifetime)
+	b.bearers[token] = bearer{client: client, expiry: now.Add(lifetime)}
 	return token
 }
 
-// valid reports whether token was minted here, is unexpired and has not
-// been revoked.
-func (b *bearerStore) valid(token string, now time.Time) bool {
+// clientOf returns the client token was minted for, or nil unless token was
+// minted here, is unexpired and has not been revoked.
+func (b *bearerStore) clientOf(token string, now time.Time) *Client {
 	if token == "" {
-		return false
+		return nil
 	}
 	b.mu.RLock()
-	exp, ok := b.expiry[token]
+	v, ok := b.bearers[token]
 	b.mu.RUnlock()
-	return ok && now.Before(exp)
+	if !ok || !now.Before(v.expiry) {
+		return nil
+	}
+	return v.client
 }
 
 // revoke forgets every token minted so far and says how many there were.
 func (b *bearerStore) revoke() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := len(b.expiry)
-	b.expiry = map[string]time.Time{}
+	n := len(b.bearers)
+	b.bearers = map[string]bearer{}
 	b.sweepAt = 1024
 	return n
 }
@@ -81,7 +90,8 @@ type tokenError struct {
 // grant.
 func (s *Simulator) serveToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if refusal := s.checkGrant(w, r); refusal != nil {
+	client, refusal := s.checkGrant(w, r)
+	if refusal != nil {
 		s.fetchFailures.Add(1)
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "token request refused",
 			slog.String("error_code", refusal.Error),
@@ -91,10 +101,10 @@ func (s *Simulator) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := time.Now()
-	token := s.bearers.mint(now, s.cfg.TokenLifetime)
+	token := s.bearers.mint(client, now, s.cfg.TokenLifetime)
 	s.fetches.Add(1)
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "token minted",
-		slog.String("client_id", s.cfg.ClientID),
+		slog.String("client_id", client.ID),
 		slog.Duration("lifetime", s.cfg.TokenLifetime))
 	writeJSON(w, http.StatusOK, tokenGrant{
 		AccessToken: token,
@@ -103,46 +113,37 @@ func (s *Simulator) serveToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// checkGrant returns why a token request is refused, or nil.
-func (s *Simulator) checkGrant(w http.ResponseWriter, r *http.Request) *tokenError {
+// checkGrant returns the client a token request comes from, or why it is
+// refused.
+func (s *Simulator) checkGrant(w http.ResponseWriter, r *http.Request) (*Client, *tokenError) {
 	query := r.URL.Query()
 	if query.Has("client_id") || query.Has("client_secret") {
-		return &tokenError{"invalid_request",
+		return nil, &tokenError{"invalid_request",
 			"client credentials belong in the form body, not in the query string"}
 	}
 	media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if media != "application/x-www-form-urlencoded" {
-		return &tokenError{"invalid_request",
+		return nil, &tokenError{"invalid_request",
 			"the body must be application/x-www-form-urlencoded"}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return &tokenError{"invalid_request", "the form body could not be read"}
+		return nil, &tokenError{"invalid_request", "the form body could not be read"}
 	}
 
 	form := r.PostForm
 	if form.Get("grant_type") != "client_credentials" {
-		return &tokenError{"unsupported_grant_type", "grant_type must be client_credentials"}
+		return nil, &tokenError{"unsupported_grant_type", "grant_type must be client_credentials"}
 	}
 	id, secret := form.Get("client_id"), form.Get("client_secret")
 	if id == "" || secret == "" {
-		return &tokenError{"invalid_request", "client_id and client_secret are required"}
+		return nil, &tokenError{"invalid_request", "client_id and client_secret are required"}
 	}
-	if !s.knownClient(id, secret) {
-		return &tokenError{"invalid_client", "unknown client_id or wrong client_secret"}
+	client := s.clientFor(id, secret)
+	if client == nil {
+		return nil, &tokenError{"invalid_client", "unknown client_id or wrong client_secret"}
 	}
-	return nil
-}
-
-// knownClient compares in constant time, and tries every secret so the
-// time taken does not tell which one came close.
-func (s *Simulator) knownClient(id, secret string) bool {
-	ok := subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.ClientID)) == 1
-	match := 0
-	for _, want := range s.cfg.ClientSecrets {
-		match |= subtle.ConstantTimeCompare([]byte(secret), []byte(want))
-	}
-	return ok && match == 1
+	return client, nil
 }
 
 // bearerToken takes the token out of an Authorization header; the scheme

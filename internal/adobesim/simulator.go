@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -31,17 +30,24 @@ const MaxBodyBytes = 1 << 20
 
 // Config sets up a Simulator. The zero Config is ready to use.
 type Config struct {
-	// ClientID is the client_id a token request must carry; DefaultClientID
-	// when empty.
+	// ClientID is the client_id of the default client; DefaultClientID
+	// when empty. When Clients is set, the default client exists only if
+	// ClientID or ClientSecrets is given.
 	ClientID string
 	// ClientSecrets are the secrets accepted with ClientID. More than one
 	// models a secret being rotated; DefaultClientSecret when empty.
 	ClientSecrets []string
+	// Clients are more credentials, besides the default client, each with
+	// its own secrets and, optionally, orgs: several IMS profiles of a
+	// worker. A token remembers the client it was minted for.
+	Clients []Client
 	// TokenLifetime is how long a minted token works, and its expires_in;
 	// DefaultTokenLifetime when zero.
 	TokenLifetime time.Duration
-	// APIKey is the X-Api-Key a callback must carry; ClientID when empty, as
-	// on Adobe's gateways.
+	// APIKey, when set, is the only X-Api-Key a callback may carry,
+	// whatever client its bearer token was minted for. When empty, as on
+	// Adobe's gateways, it must be the client id of the bearer token's
+	// client.
 	APIKey string
 	// OrgID, when set, is the only x-gw-ims-org-id accepted; others get 403.
 	OrgID string
@@ -63,17 +69,17 @@ type Config struct {
 
 // withDefaults fills in the empty fields and checks the others.
 func (c Config) withDefaults() (Config, error) {
-	c.ClientID = cmp.Or(c.ClientID, DefaultClientID)
-	c.ClientSecrets = slices.DeleteFunc(slices.Clone(c.ClientSecrets),
-		func(s string) bool { return s == "" })
-	if len(c.ClientSecrets) == 0 {
-		c.ClientSecrets = []string{DefaultClientSecret}
+	c.ClientSecrets = nonEmpty(c.ClientSecrets)
+	if len(c.Clients) == 0 || c.ClientID != "" || len(c.ClientSecrets) > 0 {
+		c.ClientID = cmp.Or(c.ClientID, DefaultClientID)
+		if len(c.ClientSecrets) == 0 {
+			c.ClientSecrets = []string{DefaultClientSecret}
+		}
 	}
 	if c.TokenLifetime < 0 {
 		return c, errors.New("token lifetime is negative")
 	}
 	c.TokenLifetime = cmp.Or(c.TokenLifetime, DefaultTokenLifetime)
-	c.APIKey = cmp.Or(c.APIKey, c.ClientID)
 	switch {
 	case c.KeepBodies == 0:
 		c.KeepBodies = DefaultKeepBodies
@@ -138,6 +144,7 @@ type Stats struct {
 // concurrent use.
 type Simulator struct {
 	cfg           Config
+	clients       []*Client
 	log           *slog.Logger
 	handler       http.Handler
 	bearers       *bearerStore
@@ -148,14 +155,19 @@ type Simulator struct {
 }
 
 // New returns a Simulator with cfg's defaults filled in. It fails when a
-// rule is bad, naming the rule and the problem.
+// rule or a client is bad, naming it and the problem.
 func New(cfg Config) (*Simulator, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	clients, err := clientsOf(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Simulator{
 		cfg:     cfg,
+		clients: clients,
 		log:     cfg.Logger,
 		bearers: newBearerStore(),
 		calls:   newCallStore(cfg.KeepBodies),

@@ -96,7 +96,9 @@ type Worker struct {
 	IMSWaitTimeout time.Duration
 	// IMSTokenKey encrypts cached tokens in Redis when set (AES-256).
 	IMSTokenKey []byte
-	// APIKey is sent as X-Api-Key; Adobe's gateways expect the client id.
+	// APIKey, when set, is the X-Api-Key of every callback. Empty sends
+	// the client id of the profile serving the callback's org, the
+	// credential of its bearer token, as Adobe's gateways expect.
 	APIKey      string
 	Concurrency int
 	// Servers is how many asynq servers, each with its own dequeue loop,
@@ -143,7 +145,8 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 		w.IMSTokenKey = parsed
 	}
 	w.APIKey = r.String("CALLBACK_API_KEY", "",
-		"X-Api-Key header (default: IMS_CLIENT_ID, else the first file profile's client id)")
+		"X-Api-Key for every callback when set; unset, each callback carries the client id "+
+			"of the IMS profile serving its org")
 	w.Concurrency = r.Int("CONCURRENCY", 50, 1, "callbacks sent at once by this process")
 	w.Servers = r.Int("WORKER_SERVERS", DefaultServers, 1,
 		"asynq servers (dequeue loops) in this process, sharing CONCURRENCY; at most "+
@@ -166,9 +169,6 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 	w.DelayedTaskCheck = r.Duration("DELAYED_TASK_CHECK_INTERVAL", time.Second,
 		"how often due retries are moved back to the queue")
 	w.OpsListen = r.String("OPS_LISTEN", ":9090", "address of /healthz, /readyz and /metrics")
-	if w.APIKey == "" {
-		w.APIKey = defaultAPIKey(w.IMSProfiles)
-	}
 	// Each server needs a callback slot of its own.
 	w.Servers = min(w.Servers, w.Concurrency)
 	w.validate(r)
@@ -211,22 +211,6 @@ const (
 	DefaultServers = 4
 	MaxServers     = 16
 )
-
-// defaultAPIKey is the client id of the default profile, else of the first.
-//
-// TODO(ims): send each profile's own client id as X-Api-Key; the sender
-// takes one key for every callback.
-func defaultAPIKey(profiles []ims.Profile) string {
-	for _, p := range profiles {
-		if p.Name == envProfileName {
-			return p.ClientID
-		}
-	}
-	if len(profiles) > 0 {
-		return profiles[0].ClientID
-	}
-	return ""
-}
 
 // readProfiles builds the credential profiles: the one of IMS_CLIENT_ID and
 // its companions, when set, and those listed in IMS_PROFILES_FILE.

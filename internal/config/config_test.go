@@ -15,7 +15,7 @@ func TestWorkerDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.APIKey != "client" || w.MaxAttempts != 5 || w.Queue != "callbacks" ||
+	if w.APIKey != "" || w.MaxAttempts != 5 || w.Queue != "callbacks" ||
 		w.TaskTimeout != 40*time.Second || w.ShutdownTimeout <= w.TaskTimeout {
 		t.Errorf("unexpected defaults: %+v", w)
 	}

@@ -41,29 +41,25 @@ func TestWorkerProfiles(t *testing.T) {
 		env       map[string]string
 		wantNames []string
 		wantOrgs  map[string][]string
-		wantKey   string
 	}{
 		{name: "the environment alone makes a catch-all default profile",
 			env: map[string]string{"IMS_CLIENT_ID": "env-client", "IMS_CLIENT_SECRET": "s1",
 				"IMS_CLIENT_SECRET_2": "s2"},
-			wantNames: []string{"default"}, wantOrgs: map[string][]string{"default": {"*"}},
-			wantKey: "env-client"},
+			wantNames: []string{"default"}, wantOrgs: map[string][]string{"default": {"*"}}},
 		{name: "IMS_ORG_IDS limits the default profile",
 			env: map[string]string{"IMS_CLIENT_ID": "env-client", "IMS_CLIENT_SECRET": "s1",
 				"IMS_ORG_IDS": "A@AdobeOrg, B@AdobeOrg", "IMS_ORG_ID": "B@AdobeOrg"},
 			wantNames: []string{"default"},
-			wantOrgs:  map[string][]string{"default": {"A@AdobeOrg", "B@AdobeOrg"}},
-			wantKey:   "env-client"},
+			wantOrgs:  map[string][]string{"default": {"A@AdobeOrg", "B@AdobeOrg"}}},
 		{name: "the file alone", env: map[string]string{"IMS_PROFILES_FILE": file},
 			wantNames: []string{"acme", "globex"},
 			wantOrgs: map[string][]string{"acme": {"ACME@AdobeOrg"},
-				"globex": {"GLOBEX@AdobeOrg", "GLOBEX-EU@AdobeOrg"}},
-			wantKey: "acme-client"},
+				"globex": {"GLOBEX@AdobeOrg", "GLOBEX-EU@AdobeOrg"}}},
 		{name: "the file with the environment as catch-all",
 			env: map[string]string{"IMS_PROFILES_FILE": file, "IMS_CLIENT_ID": "env-client",
 				"IMS_CLIENT_SECRET": "s1"},
 			wantNames: []string{"acme", "globex", "default"},
-			wantOrgs:  map[string][]string{"default": {"*"}}, wantKey: "env-client"},
+			wantOrgs:  map[string][]string{"default": {"*"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,11 +78,40 @@ func TestWorkerProfiles(t *testing.T) {
 			if !slices.Equal(names, tt.wantNames) {
 				t.Errorf("profiles %v, want %v", names, tt.wantNames)
 			}
-			if w.APIKey != tt.wantKey {
-				t.Errorf("X-Api-Key %q, want %q", w.APIKey, tt.wantKey)
-			}
 			if _, err := ims.NewPool(w.IMSProfiles, ims.Options{}); err != nil {
 				t.Errorf("the pool refuses the loaded profiles: %v", err)
+			}
+		})
+	}
+}
+
+// TestWorkerAPIKeyIsAnOverride: without CALLBACK_API_KEY the worker sends
+// each profile's own client id, so no single key is chosen at load.
+func TestWorkerAPIKeyIsAnOverride(t *testing.T) {
+	t.Parallel()
+	file := writeProfiles(t, profilesFile)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "unset, no key is fixed for every profile",
+			env: map[string]string{"IMS_PROFILES_FILE": file, "IMS_CLIENT_ID": "env-client",
+				"IMS_CLIENT_SECRET": "s1"}},
+		{name: "CALLBACK_API_KEY is kept for every callback",
+			env: map[string]string{"IMS_PROFILES_FILE": file,
+				"CALLBACK_API_KEY": "gateway-key"},
+			want: "gateway-key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w, _, err := LoadWorker(envconfig.MapLookup(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.APIKey != tt.want {
+				t.Errorf("APIKey %q, want %q", w.APIKey, tt.want)
 			}
 		})
 	}

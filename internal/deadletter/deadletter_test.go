@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
 	"github.com/callback-dispatcher/dispatcher/internal/attemptlog"
@@ -18,6 +19,7 @@ import (
 	"github.com/callback-dispatcher/dispatcher/internal/delivery"
 	"github.com/callback-dispatcher/dispatcher/internal/ims"
 	"github.com/callback-dispatcher/dispatcher/internal/job"
+	"github.com/callback-dispatcher/dispatcher/internal/metrics"
 	"github.com/callback-dispatcher/dispatcher/internal/redisconn"
 	"github.com/callback-dispatcher/dispatcher/internal/store"
 	"github.com/callback-dispatcher/dispatcher/internal/testenv"
@@ -76,8 +78,9 @@ func newPipeline(t *testing.T, databaseURL string) *pipeline {
 		ClientSecret: adobesim.DefaultClientSecret, TokenURL: srv.URL + "/ims/token/v3"},
 		srv.Client()), 0)
 	backoff := worker.Backoff{Base: 10 * time.Millisecond, Cap: 20 * time.Millisecond}
-	h := worker.NewHandler(delivery.NewSender(guard, adobesim.DefaultClientID,
-		delivery.Timeouts{}, 8), tokens, conn.Client, log, worker.Policy{MaxAttempts: 5,
+	sender := delivery.NewSender(guard, delivery.FixedAPIKey(adobesim.DefaultClientID),
+		delivery.Timeouts{}, 8)
+	h := worker.NewHandler(sender, tokens, conn.Client, log, worker.Policy{MaxAttempts: 5,
 		Backoff: backoff, MaxRateLimitWait: time.Second, MaxRateLimitWaits: 3})
 	p := &pipeline{t: t, conn: conn, store: st, sim: sim, simURL: srv.URL, client: client,
 		durable:  deadletter.NewDurable(st, conn.Client, log),
@@ -297,10 +300,24 @@ func TestSweeperImportsWhatAsynqArchivedAlone(t *testing.T) {
 	if err := p.inspect.ArchiveTask(queue, id); err != nil {
 		t.Fatal(err)
 	}
-	sw := deadletter.NewSweeper(p.inspect, p.store, queue, slog.New(slog.DiscardHandler))
+	reg := prometheus.NewRegistry()
+	m, err := metrics.NewWorker(reg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := deadletter.NewSweeper(p.inspect, p.store, queue, m, slog.New(slog.DiscardHandler))
 	n, err := sw.Sweep(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("swept %d, %v; want 1", n, err)
+	}
+	// A second worker sweeping the same archive stores and counts nothing.
+	other := deadletter.NewSweeper(p.inspect, p.store, queue, m, slog.New(slog.DiscardHandler))
+	if n, err := other.Sweep(ctx); err != nil || n != 0 {
+		t.Errorf("the other worker's sweep imported %d, %v; want 0", n, err)
+	}
+	if got := counterValue(t, reg, "callback_dispatcher_dead_letters_total",
+		deadletter.ReasonWorkerLost); got != 1 {
+		t.Errorf("dead_letters_total{reason=worker_lost} = %v, want 1", got)
 	}
 	dl, err := p.store.GetDeadLetter(ctx, id)
 	if err != nil || dl.Reason != deadletter.ReasonWorkerLost || dl.Job.Token != "swept" {
@@ -350,4 +367,26 @@ func TestOneRefusedEntryDoesNotBlockTheOutbox(t *testing.T) {
 	if n, _ := d.OutboxSize(ctx); n != 0 {
 		t.Errorf("outbox still holds %d", n)
 	}
+}
+
+// counterValue reads the counter name{reason} from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

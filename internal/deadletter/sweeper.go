@@ -15,7 +15,13 @@ import (
 
 // ReasonWorkerLost is the reason of a dead letter that asynq archived on its
 // own: its lease expired (the worker died) with no attempt left.
-const ReasonWorkerLost = "worker_lost"
+const ReasonWorkerLost = job.ReasonWorkerLost
+
+// Observer is told of each dead letter the sweeper stores, as the worker's
+// metrics are of the handler's.
+type Observer interface {
+	ObserveDeadLetter(ctx context.Context, jobID string, dl job.DeadLetter)
+}
 
 // Sweeper imports into the store whatever asynq archived without passing the
 // handler, such as a task whose worker crashed during its last attempt.
@@ -24,12 +30,14 @@ type Sweeper struct {
 	store     *store.Store
 	queue     string
 	log       *slog.Logger
+	observer  Observer
 }
 
-// NewSweeper returns a sweeper of queue's archive.
-func NewSweeper(inspector *asynq.Inspector, st *store.Store, queue string,
+// NewSweeper returns a sweeper of queue's archive. observer, when not nil,
+// is told of each dead letter it stores.
+func NewSweeper(inspector *asynq.Inspector, st *store.Store, queue string, observer Observer,
 	log *slog.Logger) *Sweeper {
-	return &Sweeper{inspector: inspector, store: st, queue: queue, log: log}
+	return &Sweeper{inspector: inspector, store: st, queue: queue, observer: observer, log: log}
 }
 
 // Sweep imports archived tasks missing from the store and returns how many
@@ -84,7 +92,8 @@ func (s *Sweeper) importMissing(ctx context.Context, tasks []*asynq.TaskInfo) (i
 				dl.At = time.Now().UTC()
 			}
 		}
-		if err := s.store.SaveDeadLetter(ctx, id, j, dl); err != nil {
+		saved, err := s.store.ImportDeadLetter(ctx, id, j, dl)
+		if err != nil {
 			if store.IsUnavailable(err) || ctx.Err() != nil {
 				return n, err
 			}
@@ -94,8 +103,15 @@ func (s *Sweeper) importMissing(ctx context.Context, tasks []*asynq.TaskInfo) (i
 				"job_id", id, "err", err)
 			continue
 		}
+		if !saved {
+			// Another worker's sweeper, or the handler, stored it first.
+			continue
+		}
 		s.log.WarnContext(ctx, "archived callback imported as a dead letter", "job_id", id,
 			"reason", dl.Reason)
+		if s.observer != nil {
+			s.observer.ObserveDeadLetter(ctx, id, dl)
+		}
 		n++
 	}
 	return n, nil

@@ -32,7 +32,8 @@ func benchSetup(b *testing.B, conns int) (*delivery.Sender, *job.Job, string) {
 	}
 	guard := urlguard.New(urlguard.Config{AllowedHosts: []string{"127.0.0.1"}, AllowHTTP: true,
 		AllowPrivate: true})
-	sender := delivery.NewSender(guard, adobesim.DefaultClientID, delivery.Timeouts{}, conns)
+	sender := delivery.NewSender(guard, delivery.FixedAPIKey(adobesim.DefaultClientID),
+		delivery.Timeouts{}, conns)
 	body := `{"objectData":[{"activityData":{"success":true},"leadData":{"id":12345,` +
 		`"notes":"` + strings.Repeat("n", 960) + `"}}]}`
 	j := &job.Job{CallbackURL: srv.URL + "/callback/bench", Token: "bench", RequestID: "req-1",

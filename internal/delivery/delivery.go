@@ -72,17 +72,26 @@ var DefaultTimeouts = Timeouts{
 	Total:          15 * time.Second,
 }
 
+// APIKeyFunc returns the X-Api-Key of a callback of orgID's. Adobe's gateway
+// expects the client id of the credential whose token the callback carries.
+type APIKeyFunc func(orgID string) string
+
+// FixedAPIKey returns an APIKeyFunc that gives key for every org.
+func FixedAPIKey(key string) APIKeyFunc {
+	return func(string) string { return key }
+}
+
 // Sender POSTs callbacks with the contract's headers.
 type Sender struct {
 	client *http.Client
 	guard  *urlguard.Guard
-	apiKey string
+	apiKey APIKeyFunc
 }
 
-// NewSender returns a sender whose connections pass through guard. apiKey is
-// sent as X-Api-Key; maxConns sizes the connection pool (the worker's
-// concurrency).
-func NewSender(guard *urlguard.Guard, apiKey string, t Timeouts, maxConns int) *Sender {
+// NewSender returns a sender whose connections pass through guard. apiKey
+// gives each callback's X-Api-Key from its org; maxConns sizes the
+// connection pool (the worker's concurrency).
+func NewSender(guard *urlguard.Guard, apiKey APIKeyFunc, t Timeouts, maxConns int) *Sender {
 	t = withDefaults(t)
 	dialer := &net.Dialer{Timeout: t.Dial, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
@@ -128,7 +137,8 @@ func withDefaults(t Timeouts) Timeouts {
 	return t
 }
 
-// Send POSTs j's body to its callbackUrl with bearer as the IMS token.
+// Send POSTs j's body to its callbackUrl with bearer as the IMS token and
+// the API key of j's org.
 func (s *Sender) Send(ctx context.Context, j *job.Job, bearer string) Result {
 	if err := s.guard.Check(j.CallbackURL); err != nil {
 		return Result{Class: Refused, Err: err}
@@ -138,7 +148,7 @@ func (s *Sender) Send(ctx context.Context, j *job.Job, bearer string) Result {
 	if err != nil {
 		return Result{Class: Refused, Err: err}
 	}
-	SetHeaders(req.Header, j, s.apiKey, bearer)
+	SetHeaders(req.Header, j, s.apiKey(j.OrgID), bearer)
 
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -57,7 +57,7 @@ func TestHeadersOnTheWire(t *testing.T) {
 		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	}()
 
-	s := NewSender(loopbackGuard, "client-id-1", Timeouts{}, 1)
+	s := NewSender(loopbackGuard, FixedAPIKey("client-id-1"), Timeouts{}, 1)
 	url := "http://" + ln.Addr().String() + "/callback/x"
 	if res := s.Send(context.Background(), testJob(url), "ims-token-1"); res.Class != Delivered {
 		t.Fatalf("got %+v, want delivered", res)
@@ -74,6 +74,27 @@ func TestHeadersOnTheWire(t *testing.T) {
 		"\r\n"
 	if got := <-head; got != want {
 		t.Errorf("request head\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestAPIKeyFollowsTheCallbacksOrg(t *testing.T) {
+	t.Parallel()
+	keys := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		keys <- r.Header.Get("X-Api-Key")
+	}))
+	defer srv.Close()
+	byOrg := map[string]string{"ACME@AdobeOrg": "acme-client", "GLOBEX@AdobeOrg": "globex-client"}
+	s := NewSender(loopbackGuard, func(org string) string { return byOrg[org] }, Timeouts{}, 1)
+	for org, want := range byOrg {
+		j := testJob(srv.URL)
+		j.OrgID = org
+		if res := s.Send(context.Background(), j, "t"); res.Class != Delivered {
+			t.Fatalf("callback of %s: got %+v, want delivered", org, res)
+		}
+		if got := <-keys; got != want {
+			t.Errorf("callback of %s carried X-Api-Key %q, want %q", org, got, want)
+		}
 	}
 }
 
@@ -112,8 +133,8 @@ func TestAnswersAreClassified(t *testing.T) {
 				io.WriteString(w, `{"error":{"code":"X"}}`)
 			}))
 			defer srv.Close()
-			res := NewSender(loopbackGuard, "k", Timeouts{}, 1).Send(context.Background(),
-				testJob(srv.URL), "t")
+			res := NewSender(loopbackGuard, FixedAPIKey("k"), Timeouts{}, 1).Send(
+				context.Background(), testJob(srv.URL), "t")
 			if res.Class != tt.want || res.Status != tt.status || res.RetryAfter != tt.wantWait {
 				t.Errorf("got %+v, want class %s status %d wait %s", res, tt.want, tt.status,
 					tt.wantWait)
@@ -136,8 +157,9 @@ func TestSlowAnswerIsATimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	res := NewSender(loopbackGuard, "k", Timeouts{Total: 100 * time.Millisecond}, 1).Send(
-		context.Background(), testJob(srv.URL), "t")
+	sender := NewSender(loopbackGuard, FixedAPIKey("k"), Timeouts{Total: 100 * time.Millisecond},
+		1)
+	res := sender.Send(context.Background(), testJob(srv.URL), "t")
 	if res.Class != Timeout {
 		t.Fatalf("got %+v, want timeout", res)
 	}
@@ -154,7 +176,7 @@ func TestRefusedConnectionIsANetworkFault(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	res := NewSender(loopbackGuard, "k", Timeouts{}, 1).Send(context.Background(),
+	res := NewSender(loopbackGuard, FixedAPIKey("k"), Timeouts{}, 1).Send(context.Background(),
 		testJob("http://"+addr+"/cb"), "t")
 	if res.Class != RetryNetwork {
 		t.Fatalf("got %+v, want retry_network", res)
@@ -171,7 +193,8 @@ func TestGuardRefusesBeforeSending(t *testing.T) {
 		"https://adobe.com.evil.io/cb", // suffix trick
 	}
 	for _, url := range tests {
-		res := NewSender(strict, "k", Timeouts{}, 1).Send(context.Background(), testJob(url), "t")
+		res := NewSender(strict, FixedAPIKey("k"), Timeouts{}, 1).Send(context.Background(),
+			testJob(url), "t")
 		if res.Class != Refused {
 			t.Errorf("%s: got %+v, want url_refused", url, res)
 		}

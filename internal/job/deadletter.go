@@ -15,6 +15,10 @@ const (
 	ReasonAttemptsExhausted = "attempts_exhausted"
 	ReasonRateLimited       = "rate_limited"
 	ReasonBadPayload        = "bad_payload"
+	// ReasonWorkerLost is a callback asynq archived on its own: its lease
+	// expired (the worker died) with no attempt left. The archive sweeper
+	// stores it.
+	ReasonWorkerLost = "worker_lost"
 )
 
 // DeadLetter says why a callback was given up, as the worker records it

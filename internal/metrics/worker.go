@@ -42,15 +42,12 @@ var outcomeStatus = []struct{ outcome, status string }{
 // otherValue replaces a label value outside its known set.
 const otherValue = "other"
 
-// deadLetterReasons are the reasons a handler dead-letters with.
-//
-// TODO(observability): dead letters the archive sweeper imports (reason
-// worker_lost, a worker that died during a last attempt) are not counted in
-// dead_letters_total; they show only in dead_letter_store_size.
+// deadLetterReasons are the reasons a handler dead-letters with, and the
+// archive sweeper's worker_lost.
 var deadLetterReasons = []string{
 	job.ReasonRejected, job.ReasonUnauthorized, job.ReasonRedirected, job.ReasonURLRefused,
 	job.ReasonDeadlineExceeded, job.ReasonAttemptsExhausted, job.ReasonRateLimited,
-	job.ReasonBadPayload,
+	job.ReasonBadPayload, job.ReasonWorkerLost,
 }
 
 // Worker records a worker process's attempts, dead letters and load. It is
@@ -96,7 +93,8 @@ func NewWorker(reg prometheus.Registerer, concurrency int) (*Worker, error) {
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "dead_letters_total",
 			Help: "Callbacks given up by the worker, by dead-letter reason, counted once " +
-				"the dead letter is stored.",
+				"the dead letter is stored; worker_lost ones by the worker whose archive " +
+				"sweep stored them.",
 		}, []string{"reason"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "callbacks_in_flight",

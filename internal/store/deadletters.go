@@ -72,6 +72,33 @@ WHERE dead_letters.state <> 'dead' OR dead_letters.dead_lettered_at < EXCLUDED.d
 	return nil
 }
 
+// ImportDeadLetter records a dead letter unless one with its id exists,
+// and reports whether it did: the archive sweeper's save, which must
+// neither replace what a handler stored nor count a dead letter twice when
+// two workers sweep at once.
+func (s *Store) ImportDeadLetter(ctx context.Context, id string, j *job.Job,
+	dl job.DeadLetter) (bool, error) {
+	jobJSON, err := json.Marshal(j)
+	if err != nil {
+		return false, fmt.Errorf("encode job: %w", err)
+	}
+	var status *int
+	if dl.Status != 0 {
+		status = &dl.Status
+	}
+	tag, err := s.pool.Exec(ctx, `
+INSERT INTO dead_letters (id, job, reason, last_status, excerpt, error, attempts, org_id,
+	service, entity_type, state, dead_lettered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'dead', $11)
+ON CONFLICT (id) DO NOTHING`,
+		id, jobJSON, dl.Reason, status, truncate(dl.Excerpt, 4096), dl.Error, dl.Attempts,
+		j.OrgID, j.Service, j.EntityType, dl.At)
+	if err != nil {
+		return false, fmt.Errorf("import dead letter: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // truncate cuts s to at most n bytes on a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -52,14 +52,14 @@ func New(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger, opts ...Opti
 	for _, opt := range opts {
 		opt(&o)
 	}
+	tokens, err := newTokenPool(cfg, conn, log, o.metrics)
 	guard := urlguard.New(cfg.Guard)
-	sender := delivery.NewSender(guard, cfg.APIKey, delivery.Timeouts{
+	sender := delivery.NewSender(guard, apiKeys(cfg.APIKey, tokens), delivery.Timeouts{
 		Dial:           cfg.DialTimeout,
 		TLSHandshake:   cfg.TLSTimeout,
 		ResponseHeader: cfg.HeaderTimeout,
 		Total:          cfg.HTTPTimeout,
 	}, cfg.Concurrency)
-	tokens, err := newTokenPool(cfg, conn, log, o.metrics)
 	policy := Policy{
 		MaxAttempts:       cfg.MaxAttempts,
 		Backoff:           Backoff{Base: cfg.RetryBase, Cap: cfg.RetryCap},
@@ -115,6 +115,20 @@ func newTokenPool(cfg config.Worker, conn *redisconn.Conn, log *slog.Logger,
 		Logger:        log.With("component", "ims"),
 		Metrics:       metrics,
 	})
+}
+
+// apiKeys picks each callback's X-Api-Key: override (CALLBACK_API_KEY) when
+// set, else the client id of the profile whose token the callback carries,
+// which is what Adobe's gateway checks the key against. A callback of an org
+// no profile serves gets no token, so it is never sent.
+func apiKeys(override string, tokens *ims.Pool) delivery.APIKeyFunc {
+	if override != "" {
+		return delivery.FixedAPIKey(override)
+	}
+	return func(orgID string) string {
+		_, clientID, _ := tokens.ProfileFor(orgID)
+		return clientID
+	}
 }
 
 // ServerOptions are the asynq server settings the worker uses.

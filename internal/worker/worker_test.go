@@ -68,8 +68,8 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *bundle {
 	}
 	t.Cleanup(func() { client.Close() })
 
-	sender := delivery.NewSender(urlguard.New(o.guard), adobesim.DefaultClientID,
-		delivery.Timeouts{Total: o.httpTimeout}, 8)
+	sender := delivery.NewSender(urlguard.New(o.guard),
+		delivery.FixedAPIKey(adobesim.DefaultClientID), delivery.Timeouts{Total: o.httpTimeout}, 8)
 	tokens, err := ims.NewPool([]ims.Profile{{Name: "test", OrgIDs: []string{ims.AnyOrg},
 		ClientID: adobesim.DefaultClientID, TokenURL: srv.URL + imstest.TokenPath,
 		ClientSecrets: []ims.Secret{adobesim.DefaultClientSecret}}},

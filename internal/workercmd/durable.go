@@ -29,12 +29,13 @@ type durable struct {
 
 // openDurable connects to PostgreSQL, refuses an unmigrated schema, and
 // attaches the dead-letter store to h (instrument attaches the attempt log,
-// together with the metrics). Its background
+// together with the metrics); observer hears of the dead letters its archive
+// sweeper stores. Its background
 // loops run until close. When PostgreSQL does not answer, the worker starts
 // anyway, since dead letters then go to the Redis outbox, and the schema is
 // checked once PostgreSQL is back.
 func openDurable(ctx context.Context, cfg config.Worker, conn *redisconn.Conn,
-	h *worker.Handler, log *slog.Logger) (*durable, error) {
+	h *worker.Handler, observer deadletter.Observer, log *slog.Logger) (*durable, error) {
 	st, err := store.Open(ctx, cfg.Store.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func openDurable(ctx context.Context, cfg config.Worker, conn *redisconn.Conn,
 	bg, stop := context.WithCancel(context.Background())
 	d.cancel = stop
 	sweeper := deadletter.NewSweeper(asynq.NewInspectorFromRedisClient(conn.Client), st,
-		cfg.Queue, log)
+		cfg.Queue, observer, log)
 	d.running.Go(func() { d.outbox.RunDrainer(bg, cfg.Store.OutboxInterval) })
 	d.running.Go(func() { sweeper.Run(bg, cfg.Store.SweepInterval) })
 	d.running.Go(func() { purgeAttempts(bg, st, cfg.Store.AttemptRetention, log) })

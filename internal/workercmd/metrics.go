@@ -15,12 +15,9 @@ import (
 // instrument attaches the worker's metrics, and the attempt log when d is
 // set, to h, and starts exporting the deployment-wide gauges, which this
 // process does only while it holds their lease.
-func instrument(reg prometheus.Registerer, cfg config.Worker, conn *redisconn.Conn,
-	h *worker.Handler, d *durable, log *slog.Logger) (*metrics.Shared, error) {
-	m, err := metrics.NewWorker(reg, cfg.Concurrency)
-	if err != nil {
-		return nil, err
-	}
+func instrument(reg prometheus.Registerer, m *metrics.Worker, cfg config.Worker,
+	conn *redisconn.Conn, h *worker.Handler, d *durable, log *slog.Logger) (*metrics.Shared,
+	error) {
 	observers := worker.Observers{m}
 	var st *store.Store
 	if d != nil {

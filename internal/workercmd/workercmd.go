@@ -51,11 +51,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	reg := metrics.NewRegistry()
 	w := worker.New(cfg, conn, log, worker.WithMetrics(reg))
 
+	m, err := metrics.NewWorker(reg, cfg.Concurrency)
+	if err != nil {
+		log.Error("worker not started", "err", err)
+		return 1
+	}
 	var d *durable
 	if cfg.Store.DatabaseURL == "" {
 		log.Warn("dead letters are not durable", "err", errNoStore)
 	} else {
-		if d, err = openDurable(ctx, cfg, conn, w.Handler(), log); err != nil {
+		if d, err = openDurable(ctx, cfg, conn, w.Handler(), m, log); err != nil {
 			log.Error("worker not started", "err", err)
 			return 2
 		}
@@ -63,7 +68,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// attempt of the shutdown is flushed.
 		defer d.close()
 	}
-	shared, err := instrument(reg, cfg, conn, w.Handler(), d, log)
+	shared, err := instrument(reg, m, cfg, conn, w.Handler(), d, log)
 	if err != nil {
 		log.Error("worker not started", "err", err)
 		return 1
