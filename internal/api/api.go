@@ -35,7 +35,7 @@ type Config struct {
 	MaxBatchItems int
 	// DeadLetters serves /v1/dead-letters; nil without a database.
 	DeadLetters *DeadLetters
-	// Metrics counts enqueues and requeues; nil counts nothing.
+	// Metrics counts enqueues; nil counts nothing.
 	Metrics Metrics
 }
 
@@ -45,9 +45,6 @@ type Metrics interface {
 	// objectData.objectType ("" when unreadable) and its result: queued,
 	// duplicate, refused (4xx) or error (5xx).
 	Enqueued(entityType, result string)
-	// Requeued counts n dead letters requeued or skipped by one requeue
-	// that was not a dry run.
-	Requeued(result string, n int)
 }
 
 // Server is the producer API.

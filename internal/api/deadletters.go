@@ -198,10 +198,6 @@ func (s *Server) requeue(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.InfoContext(r.Context(), "dead letters requeued", "matched", rep.Matched,
 		"requeued", rep.Requeued, "skipped", rep.Skipped, "dry_run", rep.DryRun)
-	if s.metrics != nil && !rep.DryRun {
-		s.metrics.Requeued("requeued", rep.Requeued)
-		s.metrics.Requeued("skipped", rep.Skipped)
-	}
 	writeJSON(w, http.StatusOK, rep)
 }
 

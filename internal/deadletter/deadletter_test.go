@@ -3,6 +3,7 @@ package deadletter_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
 	"github.com/callback-dispatcher/dispatcher/internal/attemptlog"
@@ -101,8 +103,19 @@ func newPipeline(t *testing.T, databaseURL string) *pipeline {
 	})
 	p.requeuer = deadletter.NewRequeuer(st, deadletter.Queue{
 		Client: asynq.NewClientFromRedisClient(conn.Client), Inspector: p.inspect, Name: queue,
-		MaxAttempts: 5, TaskTimeout: 30 * time.Second, Retention: time.Hour})
+		MaxAttempts: 5, TaskTimeout: 30 * time.Second, Retention: time.Hour,
+		Counts: conn.Client})
 	return p
+}
+
+// requeueCount reads what the requeues counted for the metrics.
+func (p *pipeline) requeueCount(result string) int {
+	p.t.Helper()
+	n, err := p.conn.Client.HGet(context.Background(), deadletter.RequeueCountsKey, result).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		p.t.Fatal(err)
+	}
+	return n
 }
 
 // enqueue queues Adobe's lead example under token, scripted to answer
@@ -188,12 +201,18 @@ func TestRequeueAfterTheFixIsDelivered(t *testing.T) {
 	if got := len(p.sim.Received("dl-400")); got != 1 {
 		t.Fatalf("the dry run sent a callback: %d received", got)
 	}
+	if n := p.requeueCount("requeued"); n != 0 {
+		t.Errorf("the dry run was counted: %d", n)
+	}
 
 	p.sim.ClearRules() // the cause is fixed
 	rep, err := p.requeuer.Requeue(ctx, deadletter.Request{Filter: store.Filter{IDs: []string{id}},
 		By: "ops@example.com", Note: "payload fixed"})
 	if err != nil || rep.Requeued != 1 {
 		t.Fatalf("requeue: %+v, %v", rep, err)
+	}
+	if n := p.requeueCount("requeued"); n != 1 {
+		t.Errorf("requeues counted %d, want 1", n)
 	}
 	st := p.waitStatus(id, producer.StateDelivered)
 	if st.Attempts != 1 {
@@ -241,6 +260,9 @@ func TestConcurrentRequeuesEnqueueEachOnce(t *testing.T) {
 	}
 	if total != n {
 		t.Fatalf("%d requeues in all, want %d", total, n)
+	}
+	if counted := p.requeueCount("requeued"); counted != n {
+		t.Errorf("the requeues counted %d requeued, want %d", counted, n)
 	}
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		return p.sim.Stats().Accepted == n

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/callback-dispatcher/dispatcher/internal/job"
 	"github.com/callback-dispatcher/dispatcher/internal/store"
@@ -24,7 +25,16 @@ type Queue struct {
 	MaxAttempts int
 	TaskTimeout time.Duration
 	Retention   time.Duration
+	// Counts, when set, is the Redis that keeps RequeueCountsKey.
+	Counts redis.UniversalClient
 }
+
+// RequeueCountsKey is the Redis hash that counts, by result (requeued,
+// skipped), the dead letters of every requeue that was not a dry run, made
+// through the API or the CLI alike. The metrics exporter reads it as
+// callback_dispatcher_requeues_total, so that a CLI requeue, which no
+// Prometheus scrapes, is counted too.
+const RequeueCountsKey = "callback-dispatcher:requeues"
 
 // Requeuer gives dead letters a fresh attempt budget.
 type Requeuer struct {
@@ -36,6 +46,20 @@ type Requeuer struct {
 // NewRequeuer returns a requeuer.
 func NewRequeuer(st *store.Store, q Queue) *Requeuer {
 	return &Requeuer{store: st, queue: q, now: time.Now}
+}
+
+// count adds a requeue's results to RequeueCountsKey. The counts are for
+// the metrics only: failing to write them fails nothing.
+func (r *Requeuer) count(ctx context.Context, rep *Report) {
+	if r.queue.Counts == nil || rep.Requeued+rep.Skipped == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	pipe := r.queue.Counts.TxPipeline()
+	pipe.HIncrBy(ctx, RequeueCountsKey, "requeued", int64(rep.Requeued))
+	pipe.HIncrBy(ctx, RequeueCountsKey, "skipped", int64(rep.Skipped))
+	_, _ = pipe.Exec(ctx)
 }
 
 // Request says which dead letters to requeue and how.
@@ -97,6 +121,10 @@ func (r *Requeuer) Requeue(ctx context.Context, req Request) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Matched: total, DryRun: req.DryRun}
+	if !req.DryRun {
+		// Counted however the requeue ends: what it requeued is requeued.
+		defer r.count(ctx, rep)
+	}
 	done := 0
 	for f.Limit = pageSize; ; {
 		page, err := r.store.ListDeadLetters(ctx, f)

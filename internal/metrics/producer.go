@@ -39,15 +39,11 @@ var (
 	requeueResults = []string{RequeueRequeued, RequeueSkipped}
 )
 
-// Producer counts what the producer API queued and requeued. It satisfies
-// the API's Metrics interface.
-//
-// TODO(observability): requeues made with `producer dlq requeue`, a command
-// no Prometheus scrapes, are not counted in requeues_total; the store's
-// requeued count (dead_letter_store_size{state="requeued"}) includes them.
+// Producer counts what the producer API queued. It satisfies the API's
+// Metrics interface. Requeues, by the API or the CLI, are counted in Redis
+// and exported with the store's gauges (requeues_total).
 type Producer struct {
 	enqueued *prometheus.CounterVec
-	requeues *prometheus.CounterVec
 }
 
 // NewProducer creates the producer metrics and registers them with reg.
@@ -58,22 +54,14 @@ func NewProducer(reg prometheus.Registerer) (*Producer, error) {
 			Help: "Callback enqueue requests to the producer API by entity type and result " +
 				"(queued, duplicate, refused, error).",
 		}, []string{"entity_type", "result"}),
-		requeues: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace, Name: "requeues_total",
-			Help: "Dead letters requeued or skipped through the producer API, dry runs " +
-				"left out.",
-		}, []string{"result"}),
 	}
-	if err := register(reg, p.enqueued, p.requeues); err != nil {
+	if err := register(reg, p.enqueued); err != nil {
 		return nil, fmt.Errorf("register producer metrics: %w", err)
 	}
 	for _, e := range append(entityTypes, entityUnknown) {
 		for _, r := range enqueueResults {
 			p.enqueued.WithLabelValues(e, r)
 		}
-	}
-	for _, r := range requeueResults {
-		p.requeues.WithLabelValues(r)
 	}
 	return p, nil
 }
@@ -84,12 +72,4 @@ func NewProducer(reg prometheus.Registerer) (*Producer, error) {
 func (p *Producer) Enqueued(entityType, result string) {
 	p.enqueued.WithLabelValues(bounded(entityType, entityTypes, entityUnknown),
 		bounded(result, enqueueResults, EnqueueError)).Inc()
-}
-
-// Requeued counts n dead letters with one requeue result.
-func (p *Producer) Requeued(result string, n int) {
-	if n > 0 {
-		p.requeues.WithLabelValues(bounded(result, requeueResults, RequeueSkipped)).
-			Add(float64(n))
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -297,8 +298,11 @@ var (
 			"requeued (kept for their history).", []string{"state"}, nil)
 	outboxSize = prometheus.NewDesc(Namespace+"_outbox_size",
 		"Dead letters waiting in the Redis outbox for PostgreSQL to take them.", nil, nil)
+	requeues = prometheus.NewDesc(Namespace+"_requeues_total",
+		"Dead letters handled by requeues that were not dry runs, through the API or "+
+			"the CLI, by result: requeued or skipped.", []string{"result"}, nil)
 
-	storeDescs = []*prometheus.Desc{storeSize, outboxSize}
+	storeDescs = []*prometheus.Desc{storeSize, outboxSize, requeues}
 )
 
 func storeFetch(st *store.Store, rdb redis.UniversalClient) func(context.Context) (
@@ -317,8 +321,19 @@ func storeFetch(st *store.Store, rdb redis.UniversalClient) func(context.Context
 		if err != nil {
 			return nil, fmt.Errorf("read outbox size: %w", err)
 		}
-		return append(ms, prometheus.MustNewConstMetric(outboxSize, prometheus.GaugeValue,
-			float64(n))), nil
+		ms = append(ms, prometheus.MustNewConstMetric(outboxSize, prometheus.GaugeValue,
+			float64(n)))
+		counts, err := rdb.HMGet(ctx, deadletter.RequeueCountsKey, requeueResults...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read requeue counts: %w", err)
+		}
+		for i, result := range requeueResults {
+			v, _ := counts[i].(string)
+			count, _ := strconv.ParseFloat(v, 64)
+			ms = append(ms, prometheus.MustNewConstMetric(requeues, prometheus.CounterValue,
+				count, result))
+		}
+		return ms, nil
 	}
 }
 

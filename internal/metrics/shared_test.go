@@ -60,6 +60,9 @@ func TestSharedGaugesComeFromOneProcess(t *testing.T) {
 	if err := conn.Client.RPush(ctx, deadletter.OutboxKey, "entry").Err(); err != nil {
 		t.Fatal(err)
 	}
+	if err := conn.Client.HSet(ctx, deadletter.RequeueCountsKey, "requeued", 3).Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	procs := []*process{startProcess(t, conn, queue, st), startProcess(t, conn, queue, st),
 		startProcess(t, conn, queue, nil)}
@@ -70,6 +73,8 @@ func TestSharedGaugesComeFromOneProcess(t *testing.T) {
 		`callback_dispatcher_dead_letter_store_size{state="dead"}`:        1,
 		`callback_dispatcher_dead_letter_store_size{state="requeued"}`:    0,
 		`callback_dispatcher_outbox_size`:                                 1,
+		`callback_dispatcher_requeues_total{result="requeued"}`:           3,
+		`callback_dispatcher_requeues_total{result="skipped"}`:            0,
 	}
 	exporters := waitForOneExporter(t, procs, want)
 	if procs[2] == exporters[`callback_dispatcher_outbox_size`] {

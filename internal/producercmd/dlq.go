@@ -339,6 +339,7 @@ func newRequeuer(cfg config.Producer, st *store.Store) (*deadletter.Requeuer, fu
 		MaxAttempts: cfg.MaxAttempts,
 		TaskTimeout: cfg.TaskTimeout,
 		Retention:   cfg.ResultRetention,
+		Counts:      conn.Client,
 	}
 	return deadletter.NewRequeuer(st, q), func() { _ = conn.Close() }, nil
 }

@@ -30,7 +30,6 @@ func TestServeHasAnOpsListener(t *testing.T) {
 	}{
 		{"/metrics", []string{
 			`callback_dispatcher_enqueued_total{entity_type="lead",result="queued"} 0`,
-			`callback_dispatcher_requeues_total{result="requeued"} 0`,
 			`asynq_queue_size{queue="ops-test"} 0`,
 			`callback_dispatcher_metrics_lease_held{lease="queue"} 1`,
 			"process_start_time_seconds ",
