@@ -87,6 +87,12 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/callbacks", s.auth(http.HandlerFunc(s.enqueue)))
 	mux.Handle("POST /v1/callbacks/batch", s.auth(http.HandlerFunc(s.enqueueBatch)))
+	// Without this, GET /v1/callbacks/batch would read "batch" as a job id.
+	mux.HandleFunc("GET /v1/callbacks/batch", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			"a batch is sent with POST", nil)
+	})
 	mux.Handle("GET /v1/callbacks/{id}", s.auth(http.HandlerFunc(s.status)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -103,6 +103,10 @@ func (s *Server) enqueueBatch(w http.ResponseWriter, r *http.Request) {
 		ans.Results[i] = batchItem{Line: l.n, Result: itemError, Error: "not_tried",
 			Message: "not tried, since the queue failed an earlier line or the batch ran out " +
 				"of time: send it again"}
+		if r.Context().Err() == nil {
+			// Our fault, not the caller's: counted as the queue error it is.
+			s.countEnqueue("", itemError)
+		}
 	}
 	if r.Context().Err() != nil {
 		// The caller left; what was queued stays queued, and sending the

@@ -169,6 +169,13 @@ func TestBatchOddInput(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a GET of the batch path is 405, not a job id", func(t *testing.T) {
+		t.Parallel()
+		status, out := do(t, srv, "GET", "/v1/callbacks/batch", apiToken, "")
+		if status != http.StatusMethodNotAllowed || out["error"] != "method_not_allowed" {
+			t.Errorf("got %d %v, want 405 method_not_allowed", status, out)
+		}
+	})
 	t.Run("only JSON white space makes a line blank", func(t *testing.T) {
 		t.Parallel()
 		_, out := do(t, srv, "POST", "/v1/callbacks/batch", apiToken, " \t\r\n\x0b\n\u00a0\n")

@@ -5,10 +5,10 @@ package config
 import (
 	"log/slog"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/callback-dispatcher/dispatcher/internal/envconfig"
 	"github.com/callback-dispatcher/dispatcher/internal/ims"
@@ -147,6 +147,9 @@ func LoadWorker(lookup func(string) (string, bool)) (Worker, *envconfig.Reader, 
 	w.APIKey = r.String("CALLBACK_API_KEY", "",
 		"X-Api-Key for every callback when set; unset, each callback carries the client id "+
 			"of the IMS profile serving its org")
+	if strings.ContainsFunc(w.APIKey, unicode.IsControl) {
+		r.Fail("CALLBACK_API_KEY", "holds a control character, which no HTTP header may carry")
+	}
 	w.Concurrency = r.Int("CONCURRENCY", 50, 1, "callbacks sent at once by this process")
 	w.Servers = r.Int("WORKER_SERVERS", DefaultServers, 1,
 		"asynq servers (dequeue loops) in this process, sharing CONCURRENCY; at most "+
@@ -239,7 +242,7 @@ func readProfiles(r *envconfig.Reader, c Common) []ims.Profile {
 	switch {
 	case env.ClientID == "" && (secret != "" || second != ""):
 		r.Fail("IMS_CLIENT_ID", "is required with IMS_CLIENT_SECRET")
-	case env.ClientID == "" && len(file) == 0:
+	case env.ClientID == "" && len(file) == 0 && c.ProfilesFile == "":
 		r.Fail("IMS_CLIENT_ID", "is required unless IMS_PROFILES_FILE lists profiles")
 	case env.ClientID != "" && secret == "":
 		r.Fail("IMS_CLIENT_SECRET", "is required with IMS_CLIENT_ID")
@@ -262,9 +265,11 @@ func readProfiles(r *envconfig.Reader, c Common) []ims.Profile {
 // checkEnvProfile reports what in the profile of the environment clashes
 // with the file's profiles, naming the variable to change.
 func checkEnvProfile(r *envconfig.Reader, env ims.Profile, file []ims.Profile) {
-	if u, err := url.Parse(env.TokenURL); err != nil || u.Host == "" ||
-		(u.Scheme != "https" && u.Scheme != "http") {
-		r.Fail("IMS_TOKEN_URL", "%q is not an http(s) URL", env.TokenURL)
+	if err := ims.CheckTokenURL(env.TokenURL); err != nil {
+		r.Fail("IMS_TOKEN_URL", "%v", err)
+	}
+	if strings.ContainsFunc(env.ClientID, unicode.IsControl) {
+		r.Fail("IMS_CLIENT_ID", "holds a control character, which no HTTP header may carry")
 	}
 	for _, p := range file {
 		if p.Name == env.Name {
@@ -338,6 +343,9 @@ type Producer struct {
 	DefaultService string
 }
 
+// maxBatchBytes bounds MAX_BATCH_BYTES, since a batch is read whole.
+const maxBatchBytes = 256 << 20
+
 // LoadProducer reads the producer's configuration. needTokens is false for
 // CLI commands, which do not serve the API.
 func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer, *envconfig.Reader,
@@ -362,6 +370,10 @@ func LoadProducer(lookup func(string) (string, bool), needTokens bool) (Producer
 		"largest body of POST /v1/callbacks/batch")
 	p.MaxBatchItems = r.Int("MAX_BATCH_ITEMS", 1000, 1,
 		"most callback requests in one POST /v1/callbacks/batch")
+	if p.MaxBatchBytes > maxBatchBytes {
+		r.Fail("MAX_BATCH_BYTES", "%d is above %d (256 MiB): a batch is read whole into "+
+			"memory", p.MaxBatchBytes, maxBatchBytes)
+	}
 	p.ResultRetention = r.Duration("RESULT_RETENTION", 24*time.Hour,
 		"how long a delivered callback's status stays readable")
 	p.ServiceDefinitionsDir = r.String("SERVICE_DEFINITIONS_DIR", "",

@@ -150,6 +150,11 @@ func TestRiskyValuesAreRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "RESULT_RETENTION:") {
 		t.Errorf("a retention shorter than the longest deadline: %v", err)
 	}
+	_, _, err = LoadProducer(envconfig.MapLookup(map[string]string{
+		"MAX_BATCH_BYTES": "99999999999999"}), false)
+	if err == nil || !strings.Contains(err.Error(), "MAX_BATCH_BYTES:") {
+		t.Errorf("a batch limit far beyond memory: %v", err)
+	}
 	for _, ok := range []string{"adobe.com,adobe.io", "127.0.0.1", "localhost", "::1"} {
 		env := map[string]string{"CALLBACK_ALLOWED_HOSTS": ok}
 		for k, v := range base {

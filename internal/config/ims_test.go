@@ -164,6 +164,20 @@ func TestWorkerRefusesBadIMSSettings(t *testing.T) {
 		{name: "a task too short for two waits and two sends",
 			env:     creds(map[string]string{"TASK_TIMEOUT": "30s"}),
 			wantErr: "TASK_TIMEOUT: 30s must exceed 2×(IMS_WAIT_TIMEOUT+HTTP_TIMEOUT) = 36s"},
+		{name: "a token URL in plain http to another host",
+			env:     creds(map[string]string{"IMS_TOKEN_URL": "http://ims.example.com/token"}),
+			wantErr: "IMS_TOKEN_URL: \"http://ims.example.com/token\" would send the client secret"},
+		{name: "a profile's token URL in plain http to another host",
+			env: map[string]string{"IMS_PROFILES_FILE": writeProfiles(t, "- name: x\n"+
+				"  orgIds: [A]\n  clientId: c\n  clientSecrets: [file-secret-one]\n"+
+				"  tokenUrl: http://10.0.0.1/ims/token/v3\n")},
+			wantErr: "IMS_PROFILES_FILE: profiles[0].tokenUrl: \"http://10.0.0.1/ims/token/v3\" would"},
+		{name: "an API key that would break the headers",
+			env:     creds(map[string]string{"CALLBACK_API_KEY": "key\r\nX-Evil: 1"}),
+			wantErr: "CALLBACK_API_KEY: holds a control character"},
+		{name: "a client id that would break the headers",
+			env:     map[string]string{"IMS_CLIENT_ID": "c\x01d", "IMS_CLIENT_SECRET": "env-secret-value"},
+			wantErr: "IMS_CLIENT_ID: holds a control character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +185,10 @@ func TestWorkerRefusesBadIMSSettings(t *testing.T) {
 			_, _, err := LoadWorker(envconfig.MapLookup(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got %v, want an error with %q", err, tt.wantErr)
+			}
+			if tt.env["IMS_PROFILES_FILE"] != "" &&
+				strings.Contains(err.Error(), "IMS_CLIENT_ID: is required") {
+				t.Errorf("a bad profiles file also blames IMS_CLIENT_ID: %v", err)
 			}
 			for _, secret := range []string{"env-secret-value", "file-secret-one"} {
 				if strings.Contains(err.Error(), secret) {

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -173,15 +175,40 @@ func ValidateProfiles(profiles []Profile) error {
 		if slices.Contains(p.ClientSecrets, "") {
 			fail(i, "clientSecrets", "holds an empty secret")
 		}
-		if u, err := url.Parse(p.TokenURL); err != nil || u.Host == "" ||
-			(u.Scheme != "https" && u.Scheme != "http") {
-			fail(i, "tokenUrl", "%q is not an http(s) URL", p.TokenURL)
+		if strings.ContainsFunc(p.ClientID, unicode.IsControl) {
+			fail(i, "clientId", "holds a control character, which no HTTP header may carry")
+		}
+		if err := CheckTokenURL(p.TokenURL); err != nil {
+			fail(i, "tokenUrl", "%v", err)
 		}
 		if slices.Contains(p.Scopes, "") {
 			fail(i, "scopes", "holds an empty scope")
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckTokenURL accepts an IMS token endpoint: https, or plain http to a
+// loopback address only (a local simulator), since the client secret
+// travels in the request.
+func CheckTokenURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%q would send the client secret unencrypted: use https "+
+			"(plain http is for a simulator on a loopback address)", raw)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // OrgIDsOf lists the orgs the profiles serve; anyOrg is true when one of

@@ -132,8 +132,8 @@ func serve(ctx context.Context, stderr io.Writer) int {
 		log.Error("producer not started", "err", fmt.Errorf("LISTEN: %w", err))
 		return 1
 	}
-	log.Info("producer API listening", append([]any{"addr", ln.Addr().String(),
-		"ops_addr", ops.addr}, cfg.Summary()...)...)
+	log.Info("producer API listening", append(append([]any{"addr", ln.Addr().String(),
+		"ops_addr", ops.addr}, cfg.Summary()...), gcSummary()...)...)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -62,9 +62,13 @@ func (h *Handler) StoreDeadLettersIn(s DeadLetterStore) { h.store = s }
 
 // attempt is one run of a task.
 type attempt struct {
-	id      string
-	job     *job.Job
-	n       int
+	id  string
+	job *job.Job
+	n   int
+	// max is the callback's number of sends: the policy's, or the task's
+	// asynq budget when that is smaller (a producer set up with a lower
+	// MAX_ATTEMPTS), so that the handler, not asynq's archive, gives up.
+	max     int
 	started time.Time
 	result  *asynq.ResultWriter
 }
@@ -77,7 +81,13 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	id, _ := asynq.GetTaskID(ctx)
 	retried, _ := asynq.GetRetryCount(ctx)
-	a := &attempt{id: id, n: retried + 1, started: h.now(), result: t.ResultWriter()}
+	a := &attempt{id: id, n: retried + 1, max: h.policy.MaxAttempts, started: h.now(),
+		result: t.ResultWriter()}
+	if budget, ok := asynq.GetMaxRetry(ctx); ok {
+		// The producer gives asynq one run more than MAX_ATTEMPTS, for a
+		// 429 on the last attempt: its MaxRetry is its MAX_ATTEMPTS.
+		a.max = min(a.max, max(budget, 1))
+	}
 
 	j, err := job.Decode(t.Payload())
 	if err != nil {
@@ -85,7 +95,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			Attempts: retried})
 	}
 	a.job = j
-	if a.n > h.policy.MaxAttempts {
+	if a.n > a.max {
 		// Only a worker crash during the last attempt leads here.
 		return h.deadLetter(ctx, a, job.DeadLetter{Reason: job.ReasonAttemptsExhausted,
 			Error: "worker lost during the last attempt", Attempts: retried})
@@ -96,7 +106,7 @@ func (h *Handler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			Attempts: retried})
 	}
 	h.log.DebugContext(ctx, "callback attempt started", "job_id", id, "attempt", a.n,
-		"max_attempts", h.policy.MaxAttempts)
+		"max_attempts", a.max)
 
 	res, err := h.send(ctx, a)
 	if err != nil {
@@ -179,7 +189,7 @@ func (h *Handler) retryOrGiveUp(ctx context.Context, a *attempt, res delivery.Re
 	if res.Err != nil {
 		dl.Error = res.Err.Error()
 	}
-	if a.n >= h.policy.MaxAttempts {
+	if a.n >= a.max {
 		dl.Reason = job.ReasonAttemptsExhausted
 		h.logOutcome(ctx, a, string(res.Class), res, 0)
 		return h.deadLetter(ctx, a, dl)
@@ -275,7 +285,7 @@ func (h *Handler) logOutcome(ctx context.Context, a *attempt, outcome string,
 		slog.String("job_id", a.id),
 		slog.String("request_id", a.job.RequestID),
 		slog.Int("attempt", a.n),
-		slog.Int("max_attempts", h.policy.MaxAttempts),
+		slog.Int("max_attempts", a.max),
 		slog.String("outcome", outcome),
 		slog.Int("status", res.Status),
 		slog.Int64("duration_ms", h.now().Sub(a.started).Milliseconds()),
@@ -288,7 +298,7 @@ func (h *Handler) logOutcome(ctx context.Context, a *attempt, outcome string,
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "callback attempt", attrs...)
 
-	obs := Attempt{JobID: a.id, Job: a.job, Number: a.n, MaxAttempts: h.policy.MaxAttempts,
+	obs := Attempt{JobID: a.id, Job: a.job, Number: a.n, MaxAttempts: a.max,
 		Outcome: outcome, Status: res.Status, Started: a.started,
 		Duration: h.now().Sub(a.started)}
 	if res.Err != nil {

@@ -214,6 +214,38 @@ func TestOutcomes(t *testing.T) {
 	}
 }
 
+// TestAProducerWithFewerAttemptsIsObeyed queues with a producer set to two
+// attempts onto a worker set to five: the worker gives up after two, as a
+// dead letter of its own, not as a task asynq archives behind its back.
+func TestAProducerWithFewerAttemptsIsObeyed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	client, err := producer.New(producer.Config{RedisURL: b.redisURL, Queue: b.queue,
+		DefaultOrgID: "DEFAULT@AdobeOrg", MaxAttempts: 2, AllowedHosts: []string{"127.0.0.1"},
+		AllowHTTP: true, AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	const token = "fewer-attempts"
+	b.script(token, "503*5")
+	receipt, err := client.Enqueue(context.Background(), b.execution("examples-03.json", token),
+		success)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := b.wait(receipt.ID)
+	if st.State != producer.StateDeadLettered || st.DeadLetter == nil ||
+		st.DeadLetter.Reason != job.ReasonAttemptsExhausted || st.DeadLetter.Attempts != 2 ||
+		st.DeadLetter.Status != 503 {
+		t.Fatalf("got %s, dead letter %+v; want attempts_exhausted after 2 attempts, last 503",
+			st.State, st.DeadLetter)
+	}
+	if got := len(b.sim.Received(token)); got != 2 {
+		t.Errorf("simulator received %d requests, want 2", got)
+	}
+}
+
 // TestAdobeExamplesAreDelivered sends a callback for each of Adobe's full
 // execution requests and checks the body the simulator accepted.
 func TestAdobeExamplesAreDelivered(t *testing.T) {
