@@ -42,7 +42,8 @@ func server(t testing.TB, redisURL string, cfg api.Config) *httptest.Server {
 func do(t *testing.T, srv *httptest.Server, method, path, token, body string) (int,
 	map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path,
+		strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,8 @@ func TestBatchOddInput(t *testing.T) {
 	t.Run("a compressed body is 415", func(t *testing.T) {
 		t.Parallel()
 		for _, path := range []string{"/v1/callbacks/batch", "/v1/callbacks"} {
-			req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader("\x1f\x8b"))
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.URL+path,
+				strings.NewReader("\x1f\x8b"))
 			req.Header.Set("Authorization", "Bearer "+apiToken)
 			req.Header.Set("Content-Encoding", "gzip")
 			resp, err := srv.Client().Do(req)

@@ -73,7 +73,7 @@ func BenchmarkEnqueueBatchHTTP(b *testing.B) {
 // post sends body to path with the API's token and fails unless the answer
 // has status want.
 func post(b *testing.B, srv *httptest.Server, path string, body io.Reader, want int) {
-	req, err := http.NewRequest(http.MethodPost, srv.URL+path, body)
+	req, err := http.NewRequestWithContext(b.Context(), http.MethodPost, srv.URL+path, body)
 	if err != nil {
 		b.Fatal(err)
 	}

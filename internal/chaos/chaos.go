@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	}
 	stopSupervisor()
 	<-supervised
-	fmt.Fprintln(out, "==> stopping the workers (SIGTERM)")
+	_, _ = fmt.Fprintln(out, "==> stopping the workers (SIGTERM)")
 	r.pool.stopAll()
 	return r.reconcile(ctx, load, rep)
 }
@@ -102,7 +102,7 @@ func (r *run) setUp(ctx context.Context) error {
 	} else if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.out, "==> building producer, worker and adobesim into %s\n", r.dir)
+	_, _ = fmt.Fprintf(r.out, "==> building producer, worker and adobesim into %s\n", r.dir)
 	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(r.dir, "bin")+"/",
 		"./cmd/producer", "./cmd/worker", "./cmd/adobesim")
 	build.Dir, build.Stdout, build.Stderr = r.root, r.out, r.out
@@ -116,14 +116,14 @@ func (r *run) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.out, "==> redis-server on %s (appendonly yes, appendfsync everysec)\n",
+	_, _ = fmt.Fprintf(r.out, "==> redis-server on %s (appendonly yes, appendfsync everysec)\n",
 		r.redis.Addr())
 	r.pg, err = localsvc.StartPostgres(ctx, filepath.Join(r.dir, "pg"),
 		localsvc.PostgresOptions{MaxConnections: 200, StartTimeout: time.Minute})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.out, "==> PostgreSQL on %s\n", r.pg.Addr())
+	_, _ = fmt.Fprintf(r.out, "==> PostgreSQL on %s\n", r.pg.Addr())
 	migrate := exec.CommandContext(ctx, r.bin("producer"), "migrate", "up")
 	migrate.Env = append(os.Environ(), "DATABASE_URL="+r.pg.URL())
 	if msg, err := migrate.CombinedOutput(); err != nil {
@@ -182,7 +182,7 @@ func (r *run) startPrograms(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintf(r.out, "==> simulator on %s, producer API on %s, %d workers × %d ready\n",
+	_, _ = fmt.Fprintf(r.out, "==> simulator on %s, producer API on %s, %d workers × %d ready\n",
 		simAddr, apiAddr, r.cfg.Workers, r.cfg.Concurrency)
 	return nil
 }
@@ -190,7 +190,7 @@ func (r *run) startPrograms(ctx context.Context) error {
 // drive sends the callbacks while the faults strike, and returns once both
 // are done.
 func (r *run) drive(ctx context.Context) (loadResult, error) {
-	fmt.Fprintf(r.out, "==> %d callbacks over %s; faults:\n", r.cfg.Callbacks, r.cfg.Produce)
+	_, _ = fmt.Fprintf(r.out, "==> %d callbacks over %s; faults:\n", r.cfg.Callbacks, r.cfg.Produce)
 	l, err := newLoader(r.apiURL, r.simURL, r.apiToken, randomHex(3),
 		filepath.Join(r.root, "testdata", "adobe", "ajo-b2b", "examples", "examples-03.json"))
 	if err != nil {
@@ -202,7 +202,7 @@ func (r *run) drive(ctx context.Context) (loadResult, error) {
 	faultErr := make(chan error, 1)
 	go func() { faultErr <- f.run(ctx) }()
 	load := l.run(ctx, r.cfg.Callbacks, r.cfg.Produce, rand.New(rand.NewPCG(r.cfg.Seed, 1)))
-	fmt.Fprintf(r.out, "    t=%6.1fs  %-17s %d accepted, %d refused, %d needed a retry\n",
+	_, _ = fmt.Fprintf(r.out, "    t=%6.1fs  %-17s %d accepted, %d refused, %d needed a retry\n",
 		time.Since(r.tl.start).Seconds(), "load_done", len(load.accepted), len(load.refused),
 		load.retried)
 	return load, <-faultErr
@@ -227,10 +227,10 @@ func lastFault(events []Event) time.Time {
 // active, scheduled or retrying task, the outbox is empty and every
 // archived task is in the dead-letter store.
 func (r *run) drain(ctx context.Context, rep *Report) error {
-	fmt.Fprintln(r.out, "==> waiting for the queue to drain (a killed worker's callbacks "+
+	_, _ = fmt.Fprintln(r.out, "==> waiting for the queue to drain (a killed worker's callbacks "+
 		"come back once asynq sees their lease expired, 60 to 120 s after the kill)")
 	rdb := redis.NewClient(&redis.Options{Addr: r.redis.Addr()})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	deadline := rep.LastFault.Add(r.cfg.DrainTimeout)
 	lastSay := time.Now()
@@ -239,7 +239,7 @@ func (r *run) drain(ctx context.Context, rep *Report) error {
 		if err == nil && left == "" {
 			rep.Drained = time.Now()
 			rep.DrainAfterFault = rep.Drained.Sub(rep.LastFault)
-			fmt.Fprintf(r.out, "    drained %.1fs after the last fault\n",
+			_, _ = fmt.Fprintf(r.out, "    drained %.1fs after the last fault\n",
 				rep.DrainAfterFault.Seconds())
 			return nil
 		}
@@ -247,12 +247,13 @@ func (r *run) drain(ctx context.Context, rep *Report) error {
 			left = err.Error()
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintf(r.out, "    not drained %s after the last fault: %s\n",
+			_, _ = fmt.Fprintf(r.out, "    not drained %s after the last fault: %s\n",
 				r.cfg.DrainTimeout, left)
 			return nil
 		}
 		if time.Since(lastSay) >= 10*time.Second {
-			fmt.Fprintf(r.out, "    t=%6.1fs  left: %s\n", time.Since(r.tl.start).Seconds(), left)
+			_, _ = fmt.Fprintf(r.out, "    t=%6.1fs  left: %s\n", time.Since(r.tl.start).Seconds(),
+				left)
 			lastSay = time.Now()
 		}
 		select {
@@ -316,7 +317,7 @@ func (r *run) deadLetters(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	rows, err := conn.Query(ctx, "SELECT id, reason FROM dead_letters")
 	if err != nil {
 		return nil, fmt.Errorf("read dead letters: %w", err)
@@ -343,7 +344,7 @@ func (r *run) received(ctx context.Context) ([]adobesim.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the simulator's records: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var rep struct {
 		Callbacks []adobesim.Record `json:"callbacks"`
 	}
@@ -404,7 +405,7 @@ func (r *run) close() {
 		r.pg.Close()
 	}
 	if r.cfg.Dir == "" && r.dir != "" {
-		os.RemoveAll(r.dir)
+		_ = os.RemoveAll(r.dir)
 	}
 }
 

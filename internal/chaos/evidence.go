@@ -47,6 +47,7 @@ type logLine struct {
 	Msg       string    `json:"msg"`
 	JobID     string    `json:"job_id"`
 	Component string    `json:"component"`
+	Detail    string    `json:"detail"`
 }
 
 // asynqTaskID finds the task id in asynq's own messages about a task it
@@ -67,7 +68,7 @@ func readWorkerLog(path string) (workerLog, error) {
 	if err != nil {
 		return wl, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -81,7 +82,7 @@ func readWorkerLog(path string) (workerLog, error) {
 		case l.Msg == "callback attempt":
 			wl.outcome[l.JobID] = l.Time
 		case l.Component == "asynq":
-			if m := asynqTaskID.FindStringSubmatch(l.Msg); m != nil {
+			if m := asynqTaskID.FindStringSubmatch(l.Detail); m != nil {
 				wl.ackFails[m[1]] = append(wl.ackFails[m[1]], l.Time)
 			}
 		}

@@ -44,7 +44,8 @@ func (tl *timeline) add(kind, detail string) Event {
 	defer tl.mu.Unlock()
 	e := Event{At: time.Now(), Kind: kind, Detail: detail}
 	tl.events = append(tl.events, e)
-	fmt.Fprintf(tl.out, "    t=%6.1fs  %-17s %s\n", e.At.Sub(tl.start).Seconds(), kind, detail)
+	_, _ = fmt.Fprintf(tl.out, "    t=%6.1fs  %-17s %s\n", e.At.Sub(tl.start).Seconds(), kind,
+		detail)
 	return e
 }
 

@@ -207,7 +207,7 @@ func (l *loader) post(ctx context.Context, token string, body []byte) (Submissio
 	if err != nil {
 		return Submission{}, true, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var answer struct {
 		ID        string `json:"id"`
 		RequestID string `json:"requestId"`

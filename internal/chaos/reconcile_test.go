@@ -136,9 +136,9 @@ func TestWorkerLogGivesTheCallbacksInFlightAtAKill(t *testing.T) {
 		`{"time":"2026-12-01T12:00:09Z","msg":"callback attempt started","job_id":"cb_open"}`,
 		`{"time":"2026-12-01T12:00:09Z","msg":"callback attempt started","job_id":"cb_late"}`,
 		`{"time":"2026-12-01T12:00:09.9Z","msg":"callback attempt","job_id":"cb_late"}`,
-		`{"time":"2026-12-01T12:00:09Z","msg":"Could not move task id=cb_ack from ` +
-			`\"asynq:{q}:active\" to \"asynq:{q}:completed\": dial tcp: refused; ` +
-			`Will retry syncing","component":"asynq"}`,
+		`{"time":"2026-12-01T12:00:09Z","msg":"asynq","detail":"Could not move task ` +
+			`id=cb_ack from \"asynq:{q}:active\" to \"asynq:{q}:completed\": dial tcp: ` +
+			`refused; Will retry syncing","component":"asynq"}`,
 		`not json`,
 	}
 	path := filepath.Join(t.TempDir(), "worker.log")

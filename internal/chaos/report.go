@@ -35,10 +35,10 @@ func (r *Report) Failures() []string {
 func (r *Report) Print(w io.Writer) {
 	c := r.Config
 	at := func(t time.Time) string { return fmt.Sprintf("t=%.1fs", t.Sub(r.Started).Seconds()) }
-	fmt.Fprintf(w, "\nRESULT: %d callbacks over %s, %d workers × %d, seed %d\n", c.Callbacks,
+	_, _ = fmt.Fprintf(w, "\nRESULT: %d callbacks over %s, %d workers × %d, seed %d\n", c.Callbacks,
 		c.Produce, c.Workers, c.Concurrency, c.Seed)
 	row := func(name string, n int, note string) {
-		fmt.Fprintf(w, "  %-28s %6d  %s\n", name, n, note)
+		_, _ = fmt.Fprintf(w, "  %-28s %6d  %s\n", name, n, note)
 	}
 	row("accepted by the producer", r.Accepted, fmt.Sprintf(
 		"(%d enqueues retried after a 503 or a reset; %d never accepted)", r.EnqueueRetries,
@@ -48,8 +48,8 @@ func (r *Report) Print(w io.Writer) {
 	row("lost", r.Lost, "(accepted, never delivered, no dead letter)")
 	row("duplicates sent", r.DuplicatesSent, countList(r.DuplicateCauses))
 	if r.DuplicatesSent > 0 {
-		fmt.Fprintf(w, "  %-28s %6s  %d of %d carried the first copy's X-Request-Id; each came "+
-			"%.0fs (median), at most %.0fs, after the copy before\n", "", "",
+		_, _ = fmt.Fprintf(w, "  %-28s %6s  %d of %d carried the first copy's X-Request-Id; "+
+			"each came %.0fs (median), at most %.0fs, after the copy before\n", "", "",
 			r.DuplicatesWithSameRequestID, r.DuplicatesSent, r.DuplicateGapMedian.Seconds(),
 			r.DuplicateGapMax.Seconds())
 	}
@@ -58,13 +58,13 @@ func (r *Report) Print(w io.Writer) {
 	}
 	row("requests to Adobe", r.Sends, fmt.Sprintf("(%d refused by script: 503 or 400)",
 		r.Refused))
-	fmt.Fprintf(w, "  %-28s %6d  %s\n", "workers SIGKILLed", r.Kills, r.faultLine(at))
+	_, _ = fmt.Fprintf(w, "  %-28s %6d  %s\n", "workers SIGKILLed", r.Kills, r.faultLine(at))
 	row("workers that exited alone", r.WorkerExits, "(a replacement refused to start)")
 	if r.Drained.IsZero() {
-		fmt.Fprintf(w, "  %-28s %6s  not drained within %s of the last fault (%s)\n",
+		_, _ = fmt.Fprintf(w, "  %-28s %6s  not drained within %s of the last fault (%s)\n",
 			"drain after the last fault", "-", c.DrainTimeout, at(r.LastFault))
 	} else {
-		fmt.Fprintf(w, "  %-28s %5.1fs  (last fault at %s)\n", "drain after the last fault",
+		_, _ = fmt.Fprintf(w, "  %-28s %5.1fs  (last fault at %s)\n", "drain after the last fault",
 			r.DrainAfterFault.Seconds(), at(r.LastFault))
 	}
 	r.printDetails(w)
@@ -102,13 +102,13 @@ func (r *Report) printDetails(w io.Writer) {
 		if len(items) == 0 {
 			return
 		}
-		fmt.Fprintf(w, "\n%s (%d):\n", title, len(items))
+		_, _ = fmt.Fprintf(w, "\n%s (%d):\n", title, len(items))
 		for i, it := range items {
 			if i == 20 {
-				fmt.Fprintf(w, "  … and %d more\n", len(items)-20)
+				_, _ = fmt.Fprintf(w, "  … and %d more\n", len(items)-20)
 				break
 			}
-			fmt.Fprintf(w, "  %s\n", it)
+			_, _ = fmt.Fprintf(w, "  %s\n", it)
 		}
 	}
 	list("LOST", r.LostIDs)
@@ -122,10 +122,10 @@ func (r *Report) printDetails(w io.Writer) {
 	}
 	list("UNEXPLAINED DUPLICATES", unexplained)
 	if f := r.Failures(); len(f) > 0 {
-		fmt.Fprintf(w, "\nFAIL: %s\n", strings.Join(f, "; "))
+		_, _ = fmt.Fprintf(w, "\nFAIL: %s\n", strings.Join(f, "; "))
 		return
 	}
-	fmt.Fprintln(w, "\nPASS: nothing lost; every duplicate explained by a fault")
+	_, _ = fmt.Fprintln(w, "\nPASS: nothing lost; every duplicate explained by a fault")
 }
 
 // countList writes counts as "a 3, b 1", the largest first.

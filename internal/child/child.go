@@ -46,7 +46,7 @@ func Start(logPath, name, bin string, env []string, args ...string) (*Proc, erro
 		return nil, err
 	}
 	// The child holds its own descriptor of the file once started.
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }()
 	// Not bound to a context: Stop ends it with SIGTERM, Kill with SIGKILL.
 	cmd := exec.CommandContext(context.Background(), bin, args...)
 	cmd.Env = append(os.Environ(), env...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -31,6 +32,9 @@ type Sweeper struct {
 	queue     string
 	log       *slog.Logger
 	observer  Observer
+	// unreadable holds the ids of archived tasks already reported as
+	// unreadable.
+	unreadable sync.Map
 }
 
 // NewSweeper returns a sweeper of queue's archive. observer, when not nil,
@@ -80,8 +84,12 @@ func (s *Sweeper) importMissing(ctx context.Context, tasks []*asynq.TaskInfo) (i
 		t := byID[id]
 		j, err := job.Decode(t.Payload)
 		if err != nil {
-			s.log.ErrorContext(ctx, "archived task unreadable; left in the archive",
-				"job_id", id, "err", err)
+			// Said once per process, not on every sweep: the task has no
+			// job to store, and stays in asynq's archive for ops to see.
+			if _, told := s.unreadable.LoadOrStore(id, true); !told {
+				s.log.ErrorContext(ctx, "archived task unreadable; left in the archive",
+					"job_id", id, "err", err)
+			}
 			continue
 		}
 		dl, ok := job.DecodeDeadLetter(t.Result)

@@ -154,7 +154,7 @@ func (s *Sender) Send(ctx context.Context, j *job.Job, bearer string) Result {
 	if err != nil {
 		return transportResult(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	return answerResult(resp)
 }
 

@@ -79,9 +79,9 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 
-	fmt.Fprintln(out, "==> building producer, worker and adobesim")
+	_, _ = fmt.Fprintln(out, "==> building producer, worker and adobesim")
 	build := exec.CommandContext(ctx, "go", "build", "-o", tmp+"/", "./cmd/producer",
 		"./cmd/worker", "./cmd/adobesim")
 	build.Stdout, build.Stderr = out, out
@@ -106,7 +106,7 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 		if msg, err := migrate.CombinedOutput(); err != nil {
 			return fmt.Errorf("producer migrate up: %w\n%s", err, msg)
 		}
-		fmt.Fprintln(out, "==> producer migrate up: dead-letter store ready")
+		_, _ = fmt.Fprintln(out, "==> producer migrate up: dead-letter store ready")
 	}
 
 	procs := &processes{dir: tmp, out: out}
@@ -145,7 +145,8 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "==> simulator on %s, producer API on %s, worker ready\n", simAddr, apiAddr)
+	_, _ = fmt.Fprintf(out, "==> simulator on %s, producer API on %s, worker ready\n", simAddr,
+		apiAddr)
 
 	d := &driver{api: "http://" + apiAddr, sim: "http://" + simAddr, token: apiToken,
 		examples: examplesDir}
@@ -175,12 +176,12 @@ func Run(ctx context.Context, out io.Writer, examplesDir string) error {
 // in dir, or an in-process miniredis when redis-server is not installed.
 func startRedis(ctx context.Context, out io.Writer, dir string) (string, func(), error) {
 	if url := os.Getenv("REDIS_URL"); url != "" {
-		fmt.Fprintln(out, "==> using REDIS_URL")
+		_, _ = fmt.Fprintln(out, "==> using REDIS_URL")
 		return url, func() {}, nil
 	}
 	r, err := localsvc.StartRedis(ctx, filepath.Join(dir, "redis"), localsvc.RedisOptions{})
 	if err == nil {
-		fmt.Fprintf(out, "==> throwaway redis-server on %s\n", r.Addr())
+		_, _ = fmt.Fprintf(out, "==> throwaway redis-server on %s\n", r.Addr())
 		return r.URL(), r.Close, nil
 	}
 	if !errors.Is(err, localsvc.ErrNotInstalled) {
@@ -190,7 +191,7 @@ func startRedis(ctx context.Context, out io.Writer, dir string) (string, func(),
 	if err != nil {
 		return "", nil, fmt.Errorf("start in-process Redis: %w", err)
 	}
-	fmt.Fprintf(out, "==> no redis-server installed: using an in-process miniredis on %s "+
+	_, _ = fmt.Fprintf(out, "==> no redis-server installed: using an in-process miniredis on %s "+
 		"(DEMO ONLY, never for production)\n", m.Addr())
 	return "redis://" + m.Addr() + "/0", m.Close, nil
 }
@@ -205,7 +206,8 @@ type processes struct {
 }
 
 func (p *processes) start(name string, env []string) error {
-	cmd := exec.Command(filepath.Join(p.dir, name))
+	// Not bound to a context: stop ends it with SIGTERM, so it can shut down cleanly.
+	cmd := exec.CommandContext(context.Background(), filepath.Join(p.dir, name))
 	cmd.Env = append(os.Environ(), append(env, "LOG_LEVEL=warn")...)
 	logs := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -248,7 +250,7 @@ func waitReady(ctx context.Context, url string, procs *processes) error {
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -288,9 +290,9 @@ type row struct {
 }
 
 func summary(out io.Writer, rows []row, fetches int, took time.Duration) {
-	fmt.Fprintln(out)
+	_, _ = fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CALLBACK\tADOBE EXAMPLE\tENTITY\tSIMULATOR SCRIPT\tFINAL STATE\t"+
+	_, _ = fmt.Fprintln(tw, "CALLBACK\tADOBE EXAMPLE\tENTITY\tSIMULATOR SCRIPT\tFINAL STATE\t"+
 		"ATTEMPTS\tPOSTS SEEN\tEXPECTED")
 	for _, r := range rows {
 		state := r.state
@@ -304,20 +306,20 @@ func summary(out io.Writer, rows []row, fetches int, took time.Duration) {
 		if script == "" {
 			script = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.c.Name, r.c.Example, r.entity,
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.c.Name, r.c.Example, r.entity,
 			script, state, r.attempts, r.sends, r.c.Expect)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	for _, r := range rows {
 		if r.requeue != "" {
-			fmt.Fprintf(out, "\nRequeue of %q once the simulator was fixed: %s\n", r.c.Name,
+			_, _ = fmt.Fprintf(out, "\nRequeue of %q once the simulator was fixed: %s\n", r.c.Name,
 				r.requeue)
 		}
 	}
-	fmt.Fprintf(out, "\nIMS tokens fetched: %d (one for the run, one more after the scripted "+
-		"401)\n", fetches)
-	fmt.Fprintf(out, "Finished in %.1fs; every process stopped and temporary files removed.\n",
-		took.Seconds())
+	_, _ = fmt.Fprintf(out, "\nIMS tokens fetched: %d (one for the run, one more after the "+
+		"scripted 401)\n", fetches)
+	_, _ = fmt.Fprintf(out, "Finished in %.1fs; every process stopped and temporary files "+
+		"removed.\n", took.Seconds())
 }
 
 // driver talks to the producer API and the simulator over HTTP.
@@ -357,9 +359,9 @@ func (d *driver) runCases(ctx context.Context, out io.Writer) ([]row, error) {
 		}
 		ids[i] = resp.ID
 		rows[i].id = resp.ID
-		fmt.Fprintf(out, "    queued %-28s -> %s\n", c.Name, resp.ID)
+		_, _ = fmt.Fprintf(out, "    queued %-28s -> %s\n", c.Name, resp.ID)
 	}
-	fmt.Fprintln(out, "==> waiting for the worker")
+	_, _ = fmt.Fprintln(out, "==> waiting for the worker")
 	for i, id := range ids {
 		if id != "" {
 			d.await(ctx, id, &rows[i])
@@ -467,7 +469,7 @@ func (d *driver) call(ctx context.Context, method, url, body string, out any) (i
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if out != nil {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil && !errors.Is(err, io.EOF) {
 			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, url, err)
@@ -495,8 +497,8 @@ func (d *driver) requeueFixed(ctx context.Context, out io.Writer, rows []row) er
 	if status != http.StatusOK {
 		return fmt.Errorf("requeue answered %d", status)
 	}
-	fmt.Fprintf(out, "==> simulator fixed; requeued %d of %d dead letter(s) from PostgreSQL\n",
-		rep.Requeued, rep.Matched)
+	_, _ = fmt.Fprintf(out, "==> simulator fixed; requeued %d of %d dead letter(s) from "+
+		"PostgreSQL\n", rep.Requeued, rep.Matched)
 	for i := range rows {
 		r := &rows[i]
 		if r.state != "dead_lettered" {

@@ -16,18 +16,18 @@ import (
 // the demo then runs without the dead-letter store, and says so.
 func startPostgres(ctx context.Context, out io.Writer, dir string) (string, func(), error) {
 	if url := os.Getenv("DATABASE_URL"); url != "" {
-		fmt.Fprintln(out, "==> using DATABASE_URL")
+		_, _ = fmt.Fprintln(out, "==> using DATABASE_URL")
 		return url, func() {}, nil
 	}
 	pg, err := localsvc.StartPostgres(ctx, filepath.Join(dir, "pg"), localsvc.PostgresOptions{})
 	if errors.Is(err, localsvc.ErrNotInstalled) {
-		fmt.Fprintln(out, "==> PostgreSQL is not installed: dead letters stay in asynq's "+
+		_, _ = fmt.Fprintln(out, "==> PostgreSQL is not installed: dead letters stay in asynq's "+
 			"archive for this run (apt-get install postgresql for the durable store)")
 		return "", func() {}, nil
 	}
 	if err != nil {
 		return "", nil, err
 	}
-	fmt.Fprintf(out, "==> throwaway PostgreSQL on %s\n", pg.Addr())
+	_, _ = fmt.Fprintf(out, "==> throwaway PostgreSQL on %s\n", pg.Addr())
 	return pg.URL(), pg.Close, nil
 }

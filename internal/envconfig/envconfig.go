@@ -159,15 +159,15 @@ func (r *Reader) Vars() []Var { return r.vars }
 
 // Usage writes a program's help: a summary line and a table of variables.
 func (r *Reader) Usage(w io.Writer, summary string) {
-	fmt.Fprintf(w, "%s\n\nEnvironment variables:\n", summary)
+	_, _ = fmt.Fprintf(w, "%s\n\nEnvironment variables:\n", summary)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NAME\tDEFAULT\tMEANING")
+	_, _ = fmt.Fprintln(tw, "  NAME\tDEFAULT\tMEANING")
 	for _, v := range r.vars {
 		def := v.Default
 		if def == "" {
 			def = "-"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, def, v.Help)
+		_, _ = fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, def, v.Help)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 }

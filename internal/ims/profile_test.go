@@ -37,8 +37,6 @@ const profilesJSON = `[
    "clientSecrets": ["third-secret-value"]}
 ]`
 
-var secretValues = []string{"first-secret-value", "second-secret-value", "third-secret-value"}
-
 func TestParseProfilesReadsYAMLAndJSON(t *testing.T) {
 	t.Parallel()
 	want := []ims.Profile{
@@ -192,7 +190,7 @@ func TestSecretIsNeverPrinted(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", p),
 		"%+v":  fmt.Sprintf("%+v", p),
 		"%#v":  fmt.Sprintf("%#v", p),
-		"%s":   fmt.Sprintf("%s", p.ClientSecrets[0]),
+		"%s":   fmt.Sprintf("%s", p.ClientSecrets[0]), //nolint:staticcheck // tests fmt's %s verb
 		"%q":   fmt.Sprintf("%q", p.ClientSecrets),
 		"slog": logs.String(),
 		"json": string(data),

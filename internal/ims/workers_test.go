@@ -134,7 +134,9 @@ func startWorkers(t *testing.T, bin string, env []string) []*testenv.LogBuffer {
 	logs := make([]*testenv.LogBuffer, workerProcesses)
 	for i := range logs {
 		logs[i] = &testenv.LogBuffer{}
-		cmd := exec.Command(bin)
+		// Not bound to t.Context: its end would SIGKILL the worker before the
+		// cleanup's SIGTERM, which the test means to check.
+		cmd := exec.CommandContext(context.Background(), bin)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = logs[i], logs[i]
 		if err := cmd.Start(); err != nil {

@@ -54,28 +54,28 @@ func storeFromEnv(ctx context.Context) (config.Producer, *store.Store, error) {
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 || (args[0] != "up" && args[0] != "status") {
-		fmt.Fprintln(stderr, "usage: producer migrate up|status")
+		_, _ = fmt.Fprintln(stderr, "usage: producer migrate up|status")
 		return 2
 	}
 	_, st, err := storeFromEnv(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		_, _ = fmt.Fprintln(stderr, err)
 		return 2
 	}
 	defer st.Close()
 	if args[0] == "status" {
 		if err := st.WriteMigrationStatus(ctx, stdout); err != nil {
-			fmt.Fprintln(stderr, err)
+			_, _ = fmt.Fprintln(stderr, err)
 			return 1
 		}
 		return 0
 	}
 	n, err := st.MigrateUp(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		_, _ = fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "applied %d migration(s); the schema is up to date\n", n)
+	_, _ = fmt.Fprintf(stdout, "applied %d migration(s); the schema is up to date\n", n)
 	return 0
 }
 
@@ -115,12 +115,12 @@ func (f *filterFlags) filter() (store.Filter, error) {
 
 func dlq(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || slices.Contains(args, "-h") || slices.Contains(args, "--help") {
-		fmt.Fprintln(stdout, dlqUsage)
+		_, _ = fmt.Fprintln(stdout, dlqUsage)
 		return 0
 	}
 	cfg, st, err := storeFromEnv(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		_, _ = fmt.Fprintln(stderr, err)
 		return 2
 	}
 	defer st.Close()
@@ -135,7 +135,7 @@ func dlq(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "purge":
 		return c.purge(ctx, args[1:])
 	}
-	fmt.Fprintf(stderr, "unknown dlq command %q\n\n%s\n", args[0], dlqUsage)
+	_, _ = fmt.Fprintf(stderr, "unknown dlq command %q\n\n%s\n", args[0], dlqUsage)
 	return 2
 }
 
@@ -161,7 +161,7 @@ func (c *dlqCmd) parse(fs *flag.FlagSet, args []string, ids bool) bool {
 			return true
 		}
 		if !ids {
-			fmt.Fprintf(c.stderr, "%s: unexpected argument %q; filters are flags such as "+
+			_, _ = fmt.Fprintf(c.stderr, "%s: unexpected argument %q; filters are flags such as "+
 				"--reason\n", fs.Name(), rest[0])
 			return false
 		}
@@ -177,7 +177,7 @@ func (c *dlqCmd) flags(name string) *flag.FlagSet {
 }
 
 func (c *dlqCmd) fail(err error) int {
-	fmt.Fprintln(c.stderr, err)
+	_, _ = fmt.Fprintln(c.stderr, err)
 	return 1
 }
 
@@ -196,7 +196,7 @@ func (c *dlqCmd) list(ctx context.Context, args []string) int {
 		return c.fail(err)
 	}
 	if *limit < 1 || *limit > 10000 {
-		fmt.Fprintln(c.stderr, "--limit: must be from 1 to 10000")
+		_, _ = fmt.Fprintln(c.stderr, "--limit: must be from 1 to 10000")
 		return 2
 	}
 	f.Limit, f.After = *limit, *after
@@ -212,22 +212,22 @@ func (c *dlqCmd) list(ctx context.Context, args []string) int {
 		return 0
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDEAD-LETTERED AT\tREASON\tSTATUS\tATTEMPTS\tORG\tENTITY\tREQUEUES")
+	_, _ = fmt.Fprintln(tw, "ID\tDEAD-LETTERED AT\tREASON\tSTATUS\tATTEMPTS\tORG\tENTITY\tREQUEUES")
 	for _, dl := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\n", dl.ID,
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\n", dl.ID,
 			dl.DeadLetteredAt.UTC().Format(time.RFC3339), dl.Reason, dl.LastStatus, dl.Attempts,
 			dl.OrgID, dl.EntityType, dl.RequeueCount)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	if len(list) == f.Limit {
-		fmt.Fprintf(c.stderr, "more may follow: --after %s\n", list[len(list)-1].ID)
+		_, _ = fmt.Fprintf(c.stderr, "more may follow: --after %s\n", list[len(list)-1].ID)
 	}
 	return 0
 }
 
 func (c *dlqCmd) show(ctx context.Context, args []string) int {
 	if len(args) != 1 {
-		fmt.Fprintln(c.stderr, "usage: producer dlq show ID")
+		_, _ = fmt.Fprintln(c.stderr, "usage: producer dlq show ID")
 		return 2
 	}
 	dl, err := c.store.GetDeadLetter(ctx, args[0])
@@ -293,7 +293,7 @@ func (c *dlqCmd) requeue(ctx context.Context, args []string) int {
 	rep, err := requeuer.Requeue(ctx, req)
 	if bar != nil {
 		_ = bar.Finish()
-		fmt.Fprintln(c.stderr)
+		_, _ = fmt.Fprintln(c.stderr)
 	}
 	if err != nil {
 		return c.fail(err)
@@ -312,13 +312,13 @@ func (c *dlqCmd) report(rep *deadletter.Report, asJSON bool) int {
 			if o.Why != "" {
 				line += ": " + o.Why
 			}
-			fmt.Fprintln(c.stdout, line)
+			_, _ = fmt.Fprintln(c.stdout, line)
 		}
 		verb := "requeued"
 		if rep.DryRun {
 			verb = "would requeue"
 		}
-		fmt.Fprintf(c.stdout, "%d matched, %s %d, skipped %d\n", rep.Matched, verb,
+		_, _ = fmt.Fprintf(c.stdout, "%d matched, %s %d, skipped %d\n", rep.Matched, verb,
 			rep.Requeued, rep.Skipped)
 	}
 	if rep.Skipped > 0 {
@@ -364,8 +364,8 @@ func (c *dlqCmd) purge(ctx context.Context, args []string) int {
 		}
 	}
 	if f.Empty() {
-		fmt.Fprintln(c.stderr, "purge needs a filter or --older-than; dead letters are kept "+
-			"until an operator purges them explicitly")
+		_, _ = fmt.Fprintln(c.stderr, "purge needs a filter or --older-than; dead letters are "+
+			"kept until an operator purges them explicitly")
 		return 2
 	}
 	f.State = "any"
@@ -373,7 +373,7 @@ func (c *dlqCmd) purge(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	fmt.Fprintf(c.stdout, "%d dead letter(s) match\n", n)
+	_, _ = fmt.Fprintf(c.stdout, "%d dead letter(s) match\n", n)
 	if *dryRun || n == 0 {
 		return 0
 	}
@@ -381,7 +381,7 @@ func (c *dlqCmd) purge(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	fmt.Fprintf(c.stdout, "purged %d dead letter(s)\n", deleted)
+	_, _ = fmt.Fprintf(c.stdout, "purged %d dead letter(s)\n", deleted)
 	return 0
 }
 

@@ -51,7 +51,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return serve(ctx, stderr)
 	case "enqueue":
 		if len(args) != 1 {
-			fmt.Fprintln(stderr, "usage: producer enqueue FILE|-")
+			_, _ = fmt.Fprintln(stderr, "usage: producer enqueue FILE|-")
 			return 2
 		}
 		return enqueue(ctx, args[0], stdin, stdout, stderr)
@@ -60,7 +60,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "dlq":
 		return dlq(ctx, args, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "unknown command %q\n\n%s\n", cmd, usage)
+	_, _ = fmt.Fprintf(stderr, "unknown command %q\n\n%s\n", cmd, usage)
 	return 2
 }
 
@@ -87,7 +87,7 @@ func newClient(cfg config.Producer) (*producer.Client, error) {
 func serve(ctx context.Context, stderr io.Writer) int {
 	cfg, _, err := config.LoadProducer(nil, true)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		_, _ = fmt.Fprintln(stderr, err)
 		return 2
 	}
 	log := logging.New(stderr, cfg.LogLevel, "producer")
@@ -96,7 +96,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 		log.Error("producer not started", "err", err)
 		return 1
 	}
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 
 	apiCfg := api.Config{Tokens: cfg.APITokens, MaxBodyBytes: int64(cfg.MaxBodyBytes),
 		MaxBatchBytes: int64(cfg.MaxBatchBytes), MaxBatchItems: cfg.MaxBatchItems}
@@ -127,7 +127,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		log.Error("producer not started", "err", fmt.Errorf("LISTEN: %w", err))
 		return 1
@@ -166,32 +166,32 @@ type lineResult struct {
 func enqueue(ctx context.Context, name string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, _, err := config.LoadProducer(nil, false)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		_, _ = fmt.Fprintln(stderr, err)
 		return 2
 	}
 	in := stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			fmt.Fprintf(stderr, "open input: %v\n", err)
+			_, _ = fmt.Fprintf(stderr, "open input: %v\n", err)
 			return 2
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		in = f
 	}
 	client, err := newClient(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		_, _ = fmt.Fprintln(stderr, err)
 		return 2
 	}
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	failed, err := enqueueLines(ctx, client, in, stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "read input: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "read input: %v\n", err)
 		return 1
 	}
 	if failed > 0 {
-		fmt.Fprintf(stderr, "%d line(s) not queued\n", failed)
+		_, _ = fmt.Fprintf(stderr, "%d line(s) not queued\n", failed)
 		return 1
 	}
 	return 0

@@ -51,7 +51,7 @@ func (s *Store) migrator() (*goose.Provider, error) {
 	db := stdlib.OpenDBFromPool(s.pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return p, nil
@@ -64,7 +64,7 @@ func (s *Store) MigrateUp(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	res, err := p.Up(ctx)
 	if err != nil {
 		return len(res), fmt.Errorf("apply migrations: %w", err)
@@ -78,19 +78,20 @@ func (s *Store) WriteMigrationStatus(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	status, err := p.Status(ctx)
 	if err != nil {
 		return fmt.Errorf("read migration status: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tMIGRATION\tSTATE\tAPPLIED AT")
+	_, _ = fmt.Fprintln(tw, "VERSION\tMIGRATION\tSTATE\tAPPLIED AT")
 	for _, st := range status {
 		applied := "-"
 		if !st.AppliedAt.IsZero() {
 			applied = st.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", st.Source.Version, st.Source.Path, st.State, applied)
+		_, _ = fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", st.Source.Version, st.Source.Path, st.State,
+			applied)
 	}
 	return tw.Flush()
 }
@@ -105,7 +106,7 @@ func (s *Store) CheckMigrated(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	pending, err := p.HasPending(ctx)
 	if err != nil {
 		return fmt.Errorf("read migration status: %w", err)

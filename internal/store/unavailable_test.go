@@ -45,7 +45,7 @@ func TestIsUnavailable(t *testing.T) {
 
 func TestIsUnavailableOnAClosedPort(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func StartPostgres(t testing.TB) *PGServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 
 	pg, err := localsvc.StartPostgres(context.Background(), filepath.Join(dir, "pg"),
 		localsvc.PostgresOptions{})

@@ -191,6 +191,11 @@ func (h *Handler) retryOrGiveUp(ctx context.Context, a *attempt, res delivery.Re
 	}
 	if a.n >= a.max {
 		dl.Reason = job.ReasonAttemptsExhausted
+		if res.Class == delivery.RateLimited {
+			// The last attempt was a 429 past its waits: Adobe kept
+			// refusing the rate, not the callback.
+			dl.Reason = job.ReasonRateLimited
+		}
 		h.logOutcome(ctx, a, string(res.Class), res, 0)
 		return h.deadLetter(ctx, a, dl)
 	}

@@ -213,14 +213,15 @@ func (w *Worker) Ping(ctx context.Context) error {
 	return w.conn.Client.Ping(ctx).Err()
 }
 
-// asynqLogger sends asynq's own messages to slog.
+// asynqLogger sends asynq's own messages to slog, under a fixed message with
+// asynq's text as the detail.
 type asynqLogger struct{ log *slog.Logger }
 
-func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }
-func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
-func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
-func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Debug(args ...any) { l.log.Debug("asynq", "detail", fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.log.Info("asynq", "detail", fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn("asynq", "detail", fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.log.Error("asynq", "detail", fmt.Sprint(args...)) }
 func (l asynqLogger) Fatal(args ...any) {
-	l.log.Error(fmt.Sprint(args...))
+	l.log.Error("asynq", "detail", fmt.Sprint(args...))
 	os.Exit(1)
 }

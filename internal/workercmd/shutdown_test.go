@@ -24,7 +24,8 @@ type workerProcess struct {
 
 func startWorkerProcess(t *testing.T, bin string, env map[string]string) *workerProcess {
 	t.Helper()
-	w := &workerProcess{cmd: exec.Command(bin), logs: &testenv.LogBuffer{}, done: make(chan struct{})}
+	w := &workerProcess{cmd: exec.CommandContext(t.Context(), bin), logs: &testenv.LogBuffer{},
+		done: make(chan struct{})}
 	w.cmd.Env = envList(env)
 	w.cmd.Stdout, w.cmd.Stderr = w.logs, w.logs
 	if err := w.cmd.Start(); err != nil {

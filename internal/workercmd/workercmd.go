@@ -33,12 +33,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			r.Usage(stdout, usage)
 			return 0
 		}
-		fmt.Fprintf(stderr, "unknown argument %q\n\n%s\n", args[0], usage)
+		_, _ = fmt.Fprintf(stderr, "unknown argument %q\n\n%s\n", args[0], usage)
 		return 2
 	}
 	cfg, _, err := config.LoadWorker(nil)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		_, _ = fmt.Fprintln(stderr, err)
 		return 2
 	}
 	log := logging.New(stderr, cfg.LogLevel, "worker")
@@ -47,7 +47,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("worker not started", "err", err)
 		return 2
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	reg := metrics.NewRegistry()
 	w := worker.New(cfg, conn, log, worker.WithMetrics(reg))
 
@@ -75,12 +75,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer shared.Stop()
 
-	health, err := serveHealth(cfg.OpsListen, w, metrics.Handler(reg))
+	health, err := serveHealth(ctx, cfg.OpsListen, w, metrics.Handler(reg))
 	if err != nil {
 		log.Error("worker not started", "err", err)
 		return 1
 	}
-	defer health.Close()
+	defer func() { _ = health.Close() }()
 	log.Info("worker starting", append([]any{"concurrency", cfg.Concurrency,
 		"ops_addr", health.Addr}, cfg.Summary()...)...)
 	if err := w.Run(ctx); err != nil {
@@ -97,14 +97,15 @@ type healthServer struct {
 	Addr string
 }
 
-func serveHealth(addr string, w *worker.Worker, metrics http.Handler) (*healthServer, error) {
-	ln, err := net.Listen("tcp", addr)
+func serveHealth(ctx context.Context, addr string, w *worker.Worker,
+	metrics http.Handler) (*healthServer, error) {
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("OPS_LISTEN: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
-		rw.Write([]byte("ok\n"))
+		_, _ = rw.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -113,7 +114,7 @@ func serveHealth(addr string, w *worker.Worker, metrics http.Handler) (*healthSe
 			http.Error(rw, "redis unreachable", http.StatusServiceUnavailable)
 			return
 		}
-		rw.Write([]byte("ready\n"))
+		_, _ = rw.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", metrics)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -96,7 +96,8 @@ func request(t *testing.T, dropOrg bool) []byte {
 
 func post(t *testing.T, base string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/v1/callbacks", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/callbacks",
+		bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
