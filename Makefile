@@ -16,8 +16,9 @@ build: ## build the producer, worker and adobesim binaries into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: test
-test: ## vet, unit and integration tests on real Redis (a throwaway one unless REDIS_URL is set), brief fuzzing, each Go benchmark once, the short chaos run
+test: ## vet, lint, unit and integration tests on real Redis (a throwaway one unless REDIS_URL is set), brief fuzzing, each Go benchmark once, the short chaos run
 	$(GO) vet $(PKGS)
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory rules-test
 	scripts/with-services.sh $(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
