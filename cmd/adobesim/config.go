@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/callback-dispatcher/dispatcher/internal/adobesim"
 	"github.com/callback-dispatcher/dispatcher/internal/envconfig"
@@ -30,7 +29,7 @@ func readSettings(lookup func(string) (string, bool)) (settings, *envconfig.Read
 		"address to listen on; port 0 picks a free port")
 	st.sim.ClientID = env.String("SIM_CLIENT_ID", adobesim.DefaultClientID,
 		"client_id the token endpoint accepts")
-	st.sim.ClientSecrets = splitList(env.Secret("SIM_CLIENT_SECRETS",
+	st.sim.ClientSecrets = envconfig.SplitList(env.Secret("SIM_CLIENT_SECRETS",
 		"client secrets accepted, comma-separated; "+adobesim.DefaultClientSecret+" when unset"))
 	clients := env.Secret("SIM_CLIENTS",
 		"more clients besides SIM_CLIENT_ID, each with its own tokens: a JSON file of "+
@@ -70,16 +69,6 @@ func readSettings(lookup func(string) (string, bool)) (settings, *envconfig.Read
 		env.Fail("LOG_LEVEL", "%q is not debug, info, warn or error", level)
 	}
 	return st, env
-}
-
-func splitList(s string) []string {
-	var out []string
-	for item := range strings.SplitSeq(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }
 
 // parseArgs reports whether help was asked for. The command takes no

@@ -9,6 +9,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/callback-dispatcher/dispatcher/internal/envconfig"
 )
 
 // Client is one OAuth Server-to-Server credential the simulator knows. Its
@@ -107,19 +109,9 @@ func LoadClients(spec string) ([]Client, error) {
 		}
 		secrets, orgs, _ := strings.Cut(rest, "/")
 		clients = append(clients, Client{ID: strings.TrimSpace(id),
-			Secrets: splitList(secrets), OrgIDs: splitList(orgs)})
+			Secrets: envconfig.SplitList(secrets), OrgIDs: envconfig.SplitList(orgs)})
 	}
 	return clients, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for item := range strings.SplitSeq(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }
 
 func readClientsFile(name string) ([]Client, error) {

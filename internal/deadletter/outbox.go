@@ -129,6 +129,19 @@ func (d *Durable) OutboxSize(ctx context.Context) (int64, error) {
 
 // RunDrainer drains the outbox every interval until ctx is done.
 func (d *Durable) RunDrainer(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		n, err := d.Drain(ctx)
+		if n > 0 {
+			d.log.InfoContext(ctx, "outbox drained to PostgreSQL", "dead_letters", n)
+		}
+		if err != nil && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "outbox not drained; will retry", "err", err)
+		}
+	})
+}
+
+// every calls f once per interval until ctx is done.
+func every(ctx context.Context, interval time.Duration, f func()) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -136,13 +149,7 @@ func (d *Durable) RunDrainer(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		}
-		n, err := d.Drain(ctx)
-		if n > 0 {
-			d.log.InfoContext(ctx, "outbox drained to PostgreSQL", "dead_letters", n)
-		}
-		if err != nil && ctx.Err() == nil {
-			d.log.WarnContext(ctx, "outbox not drained; will retry", "err", err)
+			f()
 		}
 	}
 }

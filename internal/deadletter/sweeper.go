@@ -127,16 +127,9 @@ func (s *Sweeper) importMissing(ctx context.Context, tasks []*asynq.TaskInfo) (i
 
 // Run sweeps every interval until ctx is done.
 func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, interval, func() {
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "archive sweep failed; will retry", "err", err)
 		}
-	}
+	})
 }

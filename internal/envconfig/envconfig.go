@@ -137,8 +137,14 @@ func (r *Reader) List(name string, def []string, help string) []string {
 	if !set {
 		return def
 	}
+	return SplitList(v)
+}
+
+// SplitList splits a comma-separated list, trimming each item and dropping
+// empty ones.
+func SplitList(s string) []string {
 	var out []string
-	for _, item := range strings.Split(v, ",") {
+	for item := range strings.SplitSeq(s, ",") {
 		if item = strings.TrimSpace(item); item != "" {
 			out = append(out, item)
 		}
