@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callback-dispatcher/dispatcher/internal/testenv"
 )
 
 func TestStopKillAndExit(t *testing.T) {
@@ -19,10 +21,9 @@ func TestStopKillAndExit(t *testing.T) {
 	if sleeper.Exited() || sleeper.ExitedEarly() != nil || sleeper.EndedByRun() {
 		t.Fatal("a running process reads as ended")
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(sleeper.Tail(100),
-		"started") && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(sleeper.Tail(100), "started")
+	}, "the sleeper logged nothing")
 	sleeper.Stop(5 * time.Second)
 	if !sleeper.Exited() || !sleeper.EndedByRun() || !strings.Contains(sleeper.Tail(100), "started") {
 		t.Errorf("after Stop: exited %v, ended by run %v, log %q", sleeper.Exited(),

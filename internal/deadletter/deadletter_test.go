@@ -337,8 +337,8 @@ func TestSweeperImportsWhatAsynqArchivedAlone(t *testing.T) {
 	if n, err := other.Sweep(ctx); err != nil || n != 0 {
 		t.Errorf("the other worker's sweep imported %d, %v; want 0", n, err)
 	}
-	if got := counterValue(t, reg, "callback_dispatcher_dead_letters_total",
-		deadletter.ReasonWorkerLost); got != 1 {
+	if got, _ := testenv.CounterValue(t, reg, "callback_dispatcher_dead_letters_total",
+		map[string]string{"reason": deadletter.ReasonWorkerLost}); got != 1 {
 		t.Errorf("dead_letters_total{reason=worker_lost} = %v, want 1", got)
 	}
 	dl, err := p.store.GetDeadLetter(ctx, id)
@@ -389,26 +389,4 @@ func TestOneRefusedEntryDoesNotBlockTheOutbox(t *testing.T) {
 	if n, _ := d.OutboxSize(ctx); n != 0 {
 		t.Errorf("outbox still holds %d", n)
 	}
-}
-
-// counterValue reads the counter name{reason} from reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }

@@ -629,29 +629,19 @@ func TestMetricsCountHitsMissesAndExpiry(t *testing.T) {
 	}
 }
 
-// sample returns the value of one series of a counter family in reg.
+// sample returns the value of one series of a counter family in reg; an
+// empty result matches a family without that label.
 func sample(t *testing.T, reg *prometheus.Registry, name, profile, result string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	labels := map[string]string{"profile": profile}
+	if result != "" {
+		labels["result"] = result
 	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["profile"] == profile && labels["result"] == result {
-				return m.GetCounter().GetValue()
-			}
-		}
+	v, ok := testenv.CounterValue(t, reg, name, labels)
+	if !ok {
+		t.Fatalf("no series %s{profile=%q,result=%q}", name, profile, result)
 	}
-	t.Fatalf("no series %s{profile=%q,result=%q}", name, profile, result)
-	return 0
+	return v
 }
 
 func gauge(t *testing.T, reg *prometheus.Registry, name, profile string) float64 {
