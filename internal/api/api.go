@@ -187,48 +187,80 @@ func (s *Server) accepted(ctx context.Context, w http.ResponseWriter, receipt *p
 		return
 	}
 	// The same execution token was queued before: answer with that job.
-	status := "queued"
-	if st, err := s.client.Status(ctx, receipt.ID); err == nil {
-		status = st.State
-	}
+	status := s.currentState(ctx, receipt.ID)
 	s.log.InfoContext(ctx, "callback already queued", "job_id", receipt.ID)
 	writeJSON(w, http.StatusOK, map[string]any{"id": receipt.ID, "status": status,
 		"duplicate": true})
 }
 
-// refuse answers a failed enqueue: 400 for malformed JSON, 422 for contract
-// violations, 503 when the queue is unreachable. It returns the result the
-// metrics count: refused for the caller's faults, error for ours.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) string {
+// currentState is what became of the job id queued before: its state, or
+// queued when it cannot be read.
+func (s *Server) currentState(ctx context.Context, id string) string {
+	if st, err := s.client.Status(ctx, id); err == nil {
+		return st.State
+	}
+	return producer.StateQueued
+}
+
+// refusal is how an enqueue that failed is answered, alone or as a line
+// of a batch.
+type refusal struct {
+	status     int
+	code       string
+	message    string
+	offset     *int64
+	violations callback.Violations
+	// omitted counts the violations left out of violations.
+	omitted int
+	// result is what the metrics count: refused for the caller's faults,
+	// error for ours.
+	result string
+}
+
+// classify turns an enqueue's error into its refusal: 400 for malformed
+// JSON, 422 for contract violations, 503 when the queue is unreachable,
+// 500 otherwise. Faults of ours are logged.
+func (s *Server) classify(ctx context.Context, err error) refusal {
 	var syntax *callback.SyntaxError
 	var vs callback.Violations
 	var qe *producer.QueueError
 	switch {
 	case errors.As(err, &syntax):
-		writeError(w, http.StatusBadRequest, "malformed_json", syntax.Error(),
-			map[string]any{"offset": syntax.Offset})
+		return refusal{status: http.StatusBadRequest, code: "malformed_json",
+			message: syntax.Error(), offset: &syntax.Offset, result: "refused"}
 	case errors.As(err, &vs):
 		listed, omitted := capViolations(vs)
-		extra := map[string]any{"violations": listed}
-		if omitted > 0 {
-			extra["violationsOmitted"] = omitted
-		}
-		writeError(w, http.StatusUnprocessableEntity, "contract_violation",
-			"the callback breaks Adobe's contract; nothing was queued", extra)
+		return refusal{status: http.StatusUnprocessableEntity, code: "contract_violation",
+			message:    "the callback breaks Adobe's contract; nothing was queued",
+			violations: listed, omitted: omitted, result: "refused"}
 	case errors.As(err, &qe):
-		s.log.ErrorContext(r.Context(), "queue unreachable", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "queue_unavailable",
-			"the queue could not be reached, so the callback may or may not be queued: send "+
-				"the same request again later (the same execution token is never sent twice)",
-			nil)
-		return "error"
+		s.log.ErrorContext(ctx, "queue unreachable", "err", err)
+		return refusal{status: http.StatusServiceUnavailable, code: "queue_unavailable",
+			message: "the queue could not be reached, so the callback may or may not be " +
+				"queued: send the same request again later (the same execution token is " +
+				"never sent twice)", result: "error"}
 	default:
-		s.log.ErrorContext(r.Context(), "enqueue failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "the callback was not queued",
-			nil)
-		return "error"
+		s.log.ErrorContext(ctx, "enqueue failed", "err", err)
+		return refusal{status: http.StatusInternalServerError, code: "internal",
+			message: "the callback was not queued", result: "error"}
 	}
-	return "refused"
+}
+
+// refuse answers a failed enqueue and returns the result the metrics count.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) string {
+	ref := s.classify(r.Context(), err)
+	extra := map[string]any{}
+	if ref.offset != nil {
+		extra["offset"] = *ref.offset
+	}
+	if ref.violations != nil {
+		extra["violations"] = ref.violations
+	}
+	if ref.omitted > 0 {
+		extra["violationsOmitted"] = ref.omitted
+	}
+	writeError(w, ref.status, ref.code, ref.message, extra)
+	return ref.result
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {

@@ -170,39 +170,21 @@ func (s *Server) batchLine(ctx context.Context, l line) batchItem {
 		it.ID = receipt.ID
 		it.Result, it.Status, it.RequestID = itemQueued, "queued", receipt.RequestID
 		if receipt.Duplicate {
-			it.Result, it.RequestID = itemDuplicate, ""
-			if st, err := s.client.Status(ctx, receipt.ID); err == nil {
-				it.Status = st.State
-			}
+			it.Result, it.RequestID, it.Status = itemDuplicate, "", s.currentState(ctx, receipt.ID)
 		}
 		s.countEnqueue(receipt.EntityType, it.Result)
 		return it
 	}
-	var syntax *callback.SyntaxError
-	var vs callback.Violations
 	var qe *producer.QueueError
-	it.Result = itemRefused
-	switch {
-	case errors.As(err, &syntax):
-		it.Error, it.Message, it.Offset = "malformed_json", syntax.Error(), &syntax.Offset
-	case errors.As(err, &vs):
-		it.Error, it.Message = "contract_violation",
-			"the callback breaks Adobe's contract; it was not queued"
-		it.Violations, it.Omitted = capViolations(vs)
-	case errors.As(err, &qe) && ctx.Err() != nil:
+	if errors.As(err, &qe) && ctx.Err() != nil {
 		// The caller left or the batch ran out of time: not a queue fault.
 		it.Result, it.Error = itemError, "not_tried"
 		it.Message = "the batch was cut short before this line was queued: send it again"
 		return it
-	case errors.As(err, &qe):
-		s.log.ErrorContext(ctx, "queue unreachable", "err", err)
-		it.Result, it.Error = itemError, "queue_unavailable"
-		it.Message = "the queue could not be reached, so the callback may or may not be " +
-			"queued: send it again"
-	default:
-		s.log.ErrorContext(ctx, "enqueue failed", "err", err)
-		it.Result, it.Error, it.Message = itemError, "internal", "the callback was not queued"
 	}
+	ref := s.classify(ctx, err)
+	it.Result, it.Error, it.Message, it.Offset = ref.result, ref.code, ref.message, ref.offset
+	it.Violations, it.Omitted = ref.violations, ref.omitted
 	s.countEnqueue(objectType(l.data), it.Result)
 	return it
 }

@@ -3,7 +3,6 @@ package producercmd
 import (
 	"context"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +39,7 @@ func TestServeHasAnOpsListener(t *testing.T) {
 	for _, tt := range tests {
 		deadline := time.Now().Add(20 * time.Second)
 		tick := time.NewTicker(20 * time.Millisecond)
-		for body := ""; !containsAll(body, tt.want); body = get200(ops + tt.path) {
+		for body := ""; !containsAll(body, tt.want); body = testenv.Get("http://" + ops + tt.path) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s lacks %q after 20 s; it served:\n%s", tt.path, tt.want, body)
 			}
@@ -52,7 +51,7 @@ func TestServeHasAnOpsListener(t *testing.T) {
 		}
 		tick.Stop()
 	}
-	if body := get200(api + "/metrics"); body != "" {
+	if body := testenv.Get("http://" + api + "/metrics"); body != "" {
 		t.Error("the API's port serves /metrics; only the ops port should")
 	}
 
@@ -69,24 +68,4 @@ func containsAll(body string, want []string) bool {
 		}
 	}
 	return body != ""
-}
-
-// get200 returns the body at addr+path, or "" unless it answers 200.
-func get200(url string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+url, nil)
-	if err != nil {
-		return ""
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return ""
-	}
-	return string(data)
 }

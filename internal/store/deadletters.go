@@ -48,24 +48,11 @@ var ErrNotFound = errors.New("dead letter not found")
 // failed once more) replaces the reason and keeps the requeue history.
 func (s *Store) SaveDeadLetter(ctx context.Context, id string, j *job.Job,
 	dl job.DeadLetter) error {
-	jobJSON, err := json.Marshal(j)
-	if err != nil {
-		return fmt.Errorf("encode job: %w", err)
-	}
-	var status *int
-	if dl.Status != 0 {
-		status = &dl.Status
-	}
-	_, err = s.pool.Exec(ctx, `
-INSERT INTO dead_letters (id, job, reason, last_status, excerpt, error, attempts, org_id,
-	service, entity_type, state, dead_lettered_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'dead', $11)
+	_, err := s.insertDeadLetter(ctx, id, j, dl, `
 ON CONFLICT (id) DO UPDATE SET job = EXCLUDED.job, reason = EXCLUDED.reason,
 	last_status = EXCLUDED.last_status, excerpt = EXCLUDED.excerpt, error = EXCLUDED.error,
 	attempts = EXCLUDED.attempts, state = 'dead', dead_lettered_at = EXCLUDED.dead_lettered_at
-WHERE dead_letters.state <> 'dead' OR dead_letters.dead_lettered_at < EXCLUDED.dead_lettered_at`,
-		id, jobJSON, dl.Reason, status, truncate(dl.Excerpt, 4096), dl.Error, dl.Attempts,
-		j.OrgID, j.Service, j.EntityType, dl.At)
+WHERE dead_letters.state <> 'dead' OR dead_letters.dead_lettered_at < EXCLUDED.dead_lettered_at`)
 	if err != nil {
 		return fmt.Errorf("save dead letter: %w", err)
 	}
@@ -78,9 +65,20 @@ WHERE dead_letters.state <> 'dead' OR dead_letters.dead_lettered_at < EXCLUDED.d
 // two workers sweep at once.
 func (s *Store) ImportDeadLetter(ctx context.Context, id string, j *job.Job,
 	dl job.DeadLetter) (bool, error) {
+	n, err := s.insertDeadLetter(ctx, id, j, dl, `ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return false, fmt.Errorf("import dead letter: %w", err)
+	}
+	return n == 1, nil
+}
+
+// insertDeadLetter inserts a dead letter with onConflict saying what
+// becomes of one already there, and returns the rows written.
+func (s *Store) insertDeadLetter(ctx context.Context, id string, j *job.Job,
+	dl job.DeadLetter, onConflict string) (int64, error) {
 	jobJSON, err := json.Marshal(j)
 	if err != nil {
-		return false, fmt.Errorf("encode job: %w", err)
+		return 0, fmt.Errorf("encode job: %w", err)
 	}
 	var status *int
 	if dl.Status != 0 {
@@ -90,13 +88,13 @@ func (s *Store) ImportDeadLetter(ctx context.Context, id string, j *job.Job,
 INSERT INTO dead_letters (id, job, reason, last_status, excerpt, error, attempts, org_id,
 	service, entity_type, state, dead_lettered_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'dead', $11)
-ON CONFLICT (id) DO NOTHING`,
+`+onConflict,
 		id, jobJSON, dl.Reason, status, truncate(dl.Excerpt, 4096), dl.Error, dl.Attempts,
 		j.OrgID, j.Service, j.EntityType, dl.At)
 	if err != nil {
-		return false, fmt.Errorf("import dead letter: %w", err)
+		return 0, err
 	}
-	return tag.RowsAffected() == 1, nil
+	return tag.RowsAffected(), nil
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.

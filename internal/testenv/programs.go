@@ -1,9 +1,13 @@
 package testenv
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/callback-dispatcher/dispatcher/internal/localsvc"
 )
@@ -30,4 +34,24 @@ func Build(t testing.TB, pkgs ...string) string {
 		t.Fatalf("build %v: %v\n%s", pkgs, err, out)
 	}
 	return dir
+}
+
+// Get returns the body at url, or "" unless it answers 200 within 2 s.
+func Get(url string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return string(data)
 }

@@ -3,7 +3,6 @@ package workercmd
 import (
 	"context"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -53,26 +52,6 @@ func TestWorkerServesItsMetrics(t *testing.T) {
 	}
 }
 
-// scrape returns the body of url, or "" when it does not answer 200.
-func scrape(url string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return ""
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return ""
-	}
-	return string(data)
-}
-
 // waitForMetrics polls url until its body holds every line of want, and
 // returns the body. It fails at once if the program exits meanwhile.
 func waitForMetrics(t *testing.T, url string, want []string, exited <-chan int,
@@ -82,7 +61,7 @@ func waitForMetrics(t *testing.T, url string, want []string, exited <-chan int,
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		body := scrape(url)
+		body := testenv.Get(url)
 		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool {
 			return strings.Contains(body, w)
 		})
